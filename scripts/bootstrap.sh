@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# From a bare Debian/Ubuntu machine to a ready harness: system packages, the virtualenv,
+# the collection symlink and the cached test image. Safe to re-run; each step skips when done.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for tool in podman runc debootstrap rsync; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    podman runc debootstrap rsync uidmap slirp4netns >/dev/null
+fi
+
+stamp="$VENV/.requirements.sha256"
+want="$(sha256sum requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "creating virtualenv $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
+
+mkdir -p "$COLLECTIONS_ROOT/ansible_collections/bytes4096"
+ln -sfn "$REPO_ROOT" "$COLLECTIONS_ROOT/ansible_collections/bytes4096/codex"
+
+bash scripts/build-test-image.sh bookworm
