@@ -8,14 +8,14 @@ cd "$REPO_ROOT"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
-for tool in podman runc debootstrap rsync; do
+for tool in podman runc debootstrap rsync shellcheck; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    podman runc debootstrap rsync uidmap slirp4netns >/dev/null
+    podman runc debootstrap rsync shellcheck uidmap slirp4netns >/dev/null
 fi
 
 stamp="$VENV/.requirements.sha256"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A small stand-in for an OpenAI-compatible provider's Responses API, for tests and the demo.
 
 It listens on loopback only, records every request it receives (one JSON object per line) and

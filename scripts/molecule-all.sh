@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every molecule scenario (or the ones named) with the full test sequence; reports each.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+
+if [ "$#" -gt 0 ]; then
+  scenarios=("$@")
+else
+  mapfile -t scenarios < <(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -n1 basename | sort)
+fi
+[ "${#scenarios[@]}" -gt 0 ] || { echo "no molecule scenarios found"; exit 1; }
+
+mkdir -p .build/logs
+failed=()
+for scenario in "${scenarios[@]}"; do
+  log=".build/logs/molecule-$scenario.log"
+  start=$SECONDS
+  if molecule test -s "$scenario" > "$log" 2>&1; then
+    echo "molecule $scenario: passed in $((SECONDS - start)) s"
+  else
+    echo "molecule $scenario: FAILED in $((SECONDS - start)) s — last lines of $log:"
+    tail -n 60 "$log"
+    failed+=("$scenario")
+  fi
+  grep -E '^=+ .*(passed|failed).* in [0-9.]+s' "$log" | tail -n 1 | sed "s/^/  testinfra ($scenario): /"
+done
+echo "molecule: $(( ${#scenarios[@]} - ${#failed[@]} )) passed, ${#failed[@]} failed"
+[ "${#failed[@]}" -eq 0 ]

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# ansible-test sanity on a clean copy of the collection placed at ansible_collections/bytes4096/codex.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+
+# ansible-test bootstraps pip in its venvs from a download CI cannot reach: give it the stand-in.
+pip_version="$(python - <<'PY'
+from ansible_test._internal.python_requirements import get_venv_packages
+from ansible_test._internal.host_configs import NativePythonConfig
+print(get_venv_packages(NativePythonConfig(version="3.11"))["pip"])
+PY
+)"
+cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+if [ ! -f "$cache" ]; then
+  mkdir -p "$(dirname "$cache")"
+  cp scripts/offline/get_pip_standin.py "$cache"
+fi
+
+# Outside the work tree: inside it, git would report every copied file as ignored.
+dest="${XDG_CACHE_HOME:-$HOME/.cache}/bytes4096-codex/sanity/ansible_collections/bytes4096/codex"
+rm -rf "$dest" && mkdir -p "$dest"
+# Only what git tracks or would track: no venv, caches or test output.
+git ls-files -z --cached --others --exclude-standard |
+  rsync -a --from0 --files-from=- ./ "$dest/"
+cd "$dest"
+ansible-test sanity --venv --python 3.11 --color no "$@"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole suite, from a bare machine: what `make test` and CI run.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+
+bash scripts/bootstrap.sh || { echo "bootstrap failed"; exit 1; }
+
+gates=(lint sanity units build-check molecule-all)
+failed=()
+for gate in "${gates[@]}"; do
+  start=$SECONDS
+  echo "=== $gate"
+  if bash "scripts/$gate.sh"; then
+    echo "=== $gate passed in $((SECONDS - start)) s"
+  else
+    echo "=== $gate FAILED after $((SECONDS - start)) s"
+    failed+=("$gate")
+  fi
+done
+echo "failed gates: ${failed[*]:-none}"
+echo "suite: $(( ${#gates[@]} - ${#failed[@]} )) passed, ${#failed[@]} failed"
+[ "${#failed[@]}" -eq 0 ]
