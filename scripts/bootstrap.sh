@@ -2,6 +2,7 @@
 # From a bare Debian/Ubuntu machine to a ready harness: system packages, the virtualenv,
 # the collection symlink and the cached test image. Safe to re-run; each step skips when done.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 

@@ -2,6 +2,7 @@
 # Builds the collection tarball, installs it the way users will, lists its plugins with
 # ansible-doc and runs Galaxy's importer checks on it, all offline.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static gates: ansible-lint (production profile), changelog fragments, playbook syntax.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 ansible-lint --profile production --offline

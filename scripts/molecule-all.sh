@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every molecule scenario (or the ones named) with the full test sequence; reports each.
 set -uo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit 1
 
 if [ "$#" -gt 0 ]; then
   scenarios=("$@")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ansible-test sanity on a clean copy of the collection placed at ansible_collections/bytes4096/codex.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole suite, from a bare machine: what `make test` and CI run.
 set -uo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit 1
 
 bash scripts/bootstrap.sh || { echo "bootstrap failed"; exit 1; }
 

@@ -1,0 +1,307 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, bytes4096 platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side report writer for the fleet playbooks (audit and key rotation).
+
+The playbooks collect raw facts per host and user (the output of ``codex --version`` and
+``codex doctor --json``, the fingerprint of the key in auth.json, what the inventory intends);
+these filters turn them into one report dictionary (written as JSON) and a Markdown table, and
+decide the status of every user and host. Keys never reach these filters, only fingerprints.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible.errors import AnsibleFilterError
+
+# doctor checks that decide a user's status; warnings of any other check are listed as notes.
+DEFAULT_GATING_CHECKS = (
+    'config.load',
+    'auth.credentials',
+    'installation',
+    'network.provider_reachability',
+)
+STATUS_ORDER = ('ok', 'warning', 'failing')
+ROTATION_ORDER = ('rotated', 'failed', 'not reached')
+
+
+def _worst(statuses, order=STATUS_ORDER):
+    worst = order[0]
+    for status in statuses:
+        if order.index(status) > order.index(worst):
+            worst = status
+    return worst
+
+
+def _as_text(value):
+    if value is None:
+        return ''
+    return value if isinstance(value, str) else str(value)
+
+
+def _parse_doctor(stdout):
+    """Return the parsed ``codex doctor --json`` document, or None when stdout is not one."""
+    text = _as_text(stdout).strip()
+    if not text:
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        # codex may print a line before the JSON document: take the first '{' onwards.
+        start = text.find('{')
+        if start <= 0:
+            return None
+        try:
+            doc = json.loads(text[start:])
+        except ValueError:
+            return None
+    if not isinstance(doc, dict) or not isinstance(doc.get('checks'), dict):
+        return None
+    return doc
+
+
+def _detail(check, name):
+    details = (check or {}).get('details') or {}
+    value = details.get(name)
+    if isinstance(value, list):
+        value = ' '.join(_as_text(v) for v in value)
+    return _as_text(value) if value is not None else None
+
+
+def _install_method(doc):
+    for check_id, name in (('runtime.provenance', 'install method'), ('installation', 'install context')):
+        value = _detail(doc['checks'].get(check_id), name)
+        if value:
+            return value.split(' ', 1)[0].split('(', 1)[0].strip() or value
+    return None
+
+
+def _check_message(check_id, check):
+    message = '{0}: {1}'.format(check_id, _as_text(check.get('summary')) or check.get('status'))
+    if check_id == 'config.load':
+        warning = _detail(check, 'startup warning') or _detail(check, 'error')
+        if warning:
+            message += ' ({0})'.format(' '.join(warning.split()))
+    return message
+
+
+def audit_user(record, gating_checks=DEFAULT_GATING_CHECKS):
+    """Judge one user's raw audit record; returns the report row for that user."""
+    if not isinstance(record, dict):
+        raise AnsibleFilterError('fleet_report: every audit record must be a dictionary')
+    expected = record.get('expected') or {}
+    row = {
+        'user': _as_text(record.get('user')),
+        'scope': _as_text(record.get('scope') or 'user'),
+        'codex_home': _as_text(record.get('codex_home')),
+        'codex_version': None,
+        'install_method': None,
+        'model': None,
+        'provider': None,
+        'fingerprint': record.get('fingerprint') or None,
+        'expected_model': expected.get('model'),
+        'expected_provider': expected.get('provider'),
+        'expected_fingerprint': expected.get('fingerprint') or None,
+        'doctor_status': None,
+        'checks': {},
+        'problems': [],
+        'warnings': [],
+        'notes': [],
+    }
+    problems, warnings, notes = row['problems'], row['warnings'], row['notes']
+
+    version_out = _as_text(record.get('version_stdout')).strip()
+    if record.get('version_rc', 1) == 0 and version_out:
+        row['codex_version'] = version_out.split()[-1]
+    else:
+        problems.append('codex is not runnable for this user')
+
+    doc = _parse_doctor(record.get('doctor_stdout'))
+    if doc is None:
+        problems.append('codex doctor --json gave no report (rc {0})'.format(record.get('doctor_rc')))
+    else:
+        row['doctor_status'] = doc.get('overallStatus')
+        row['codex_version'] = doc.get('codexVersion') or row['codex_version']
+        row['install_method'] = _install_method(doc)
+        config = doc['checks'].get('config.load') or {}
+        row['model'] = _detail(config, 'model')
+        row['provider'] = _detail(config, 'model provider')
+        for check_id in sorted(doc['checks']):
+            check = doc['checks'][check_id] or {}
+            status = check.get('status')
+            row['checks'][check_id] = status
+            if status not in ('warning', 'fail'):
+                continue
+            message = _check_message(check_id, check)
+            if check_id in gating_checks:
+                (problems if status == 'fail' else warnings).append(message)
+            else:
+                notes.append(message)
+        for check_id in gating_checks:
+            if check_id not in doc['checks']:
+                problems.append('{0}: missing from the doctor report'.format(check_id))
+
+    if row['expected_model'] and row['model'] != row['expected_model']:
+        problems.append('model is {0!r}, inventory wants {1!r}'.format(row['model'], row['expected_model']))
+    if row['expected_provider'] and row['provider'] != row['expected_provider']:
+        problems.append('model provider is {0!r}, inventory wants {1!r}'.format(
+            row['provider'], row['expected_provider']))
+    if expected.get('key', True):
+        if not row['fingerprint']:
+            problems.append('no API key in auth.json')
+        elif row['expected_fingerprint'] and row['fingerprint'] != row['expected_fingerprint']:
+            problems.append('key {0} is not the vault key {1}'.format(row['fingerprint'], row['expected_fingerprint']))
+
+    row['status'] = 'failing' if problems else ('warning' if warnings else 'ok')
+    return row
+
+
+def _summary(counts, order, noun):
+    return '{0}: {1}'.format(noun, ' / '.join('{0} {1}'.format(counts[s], s) for s in order))
+
+
+def fleet_report(audits, hosts=None, gating_checks=None, generated=None):
+    """Build the fleet audit report from the per-host audit facts.
+
+    ``audits`` is a list of ``{'host': NAME, 'records': [RECORD, ...]}`` (``None`` entries are
+    allowed: a host that produced nothing). ``hosts`` lists every host the play targeted, so a host
+    that became unreachable or failed before its audit still shows up, as failing.
+    """
+    if audits is None:
+        audits = []
+    if not isinstance(audits, (list, tuple)):
+        raise AnsibleFilterError('fleet_report: input must be a list of host audits')
+    gating = tuple(gating_checks) if gating_checks else DEFAULT_GATING_CHECKS
+    by_host = {}
+    for audit in audits:
+        if audit is None:
+            continue
+        if not isinstance(audit, dict) or not audit.get('host'):
+            raise AnsibleFilterError('fleet_report: every host audit needs a host name')
+        by_host[_as_text(audit['host'])] = audit
+    names = [_as_text(h) for h in (hosts or [])]
+    names += sorted(h for h in by_host if h not in names)
+
+    report_hosts = []
+    for name in names:
+        audit = by_host.get(name)
+        if audit is None:
+            report_hosts.append({'host': name, 'status': 'failing', 'users': [],
+                                 'problems': ['no audit data: host unreachable or its audit failed']})
+            continue
+        users = [audit_user(record, gating) for record in audit.get('records') or []]
+        problems = [] if users else ['no Codex users or system layer configured for this host']
+        if audit.get('error'):
+            problems.append(_as_text(audit['error']))
+        status = 'failing' if problems else _worst(u['status'] for u in users)
+        report_hosts.append({'host': name, 'status': status, 'users': users, 'problems': problems})
+
+    counts = dict((s, sum(1 for h in report_hosts if h['status'] == s)) for s in STATUS_ORDER)
+    return {
+        'kind': 'audit',
+        'generated': generated,
+        'gating_checks': list(gating),
+        'summary': dict(counts, hosts=len(report_hosts)),
+        'summary_line': _summary(counts, STATUS_ORDER, 'hosts'),
+        'hosts': report_hosts,
+    }
+
+
+def rotation_report(entries, hosts=None, generated=None):
+    """Build the key rotation report: old -> new fingerprint per host and user.
+
+    ``entries`` is a list of ``{'host', 'status': 'rotated'|'failed', 'users': [{'user', 'old',
+    'new'}], 'message'}``; hosts listed in ``hosts`` without an entry were not reached (the run
+    stopped at the failure threshold before their batch).
+    """
+    if entries is None:
+        entries = []
+    if not isinstance(entries, (list, tuple)):
+        raise AnsibleFilterError('rotation_report: input must be a list of host entries')
+    by_host = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get('host'):
+            raise AnsibleFilterError('rotation_report: every entry needs a host name')
+        status = entry.get('status')
+        if status not in ('rotated', 'failed'):
+            raise AnsibleFilterError('rotation_report: unknown status {0!r} for {1}'.format(status, entry['host']))
+        by_host[_as_text(entry['host'])] = entry
+    names = [_as_text(h) for h in (hosts or [])]
+    names += sorted(h for h in by_host if h not in names)
+    report_hosts = []
+    for name in names:
+        entry = by_host.get(name)
+        if entry is None:
+            report_hosts.append({'host': name, 'status': 'not reached', 'users': [],
+                                 'message': 'not rotated: the run stopped before this host'})
+            continue
+        users = [{'user': _as_text(u.get('user')), 'scope': _as_text(u.get('scope') or 'user'),
+                  'old': u.get('old') or None, 'new': u.get('new') or None}
+                 for u in entry.get('users') or []]
+        report_hosts.append({'host': name, 'status': entry['status'], 'users': users,
+                             'message': _as_text(entry.get('message'))})
+    counts = dict((s, sum(1 for h in report_hosts if h['status'] == s)) for s in ROTATION_ORDER)
+    return {
+        'kind': 'rotation',
+        'generated': generated,
+        'summary': dict(counts, hosts=len(report_hosts)),
+        'summary_line': _summary(counts, ROTATION_ORDER, 'rotation'),
+        'hosts': report_hosts,
+    }
+
+
+def _cell(value):
+    text = _as_text(value) if value not in (None, '') else '-'
+    return ' '.join(text.replace('|', '\\|').split())
+
+
+def fleet_report_markdown(report):
+    """Render a report from fleet_report or rotation_report as a Markdown document."""
+    if not isinstance(report, dict) or report.get('kind') not in ('audit', 'rotation'):
+        raise AnsibleFilterError('fleet_report_markdown: input must come from fleet_report or rotation_report')
+    lines = []
+    if report['kind'] == 'audit':
+        lines += ['# Codex fleet audit', '']
+        if report.get('generated'):
+            lines += ['Generated: {0}'.format(report['generated']), '']
+        lines += ['**{0}**'.format(report['summary_line']), '',
+                  '| Host | User | Status | Codex | Install | Model | Provider | Key | Doctor | Findings |',
+                  '|---|---|---|---|---|---|---|---|---|---|']
+        for host in report['hosts']:
+            if not host['users']:
+                lines.append('| {0} | - | {1} | - | - | - | - | - | - | {2} |'.format(
+                    _cell(host['host']), host['status'], _cell('; '.join(host['problems']))))
+            for user in host['users']:
+                findings = user['problems'] + user['warnings'] + ['note: ' + n for n in user['notes']]
+                lines.append('| {0} |'.format(' | '.join(_cell(v) for v in (
+                    host['host'],
+                    user['user'] + (' (system layer)' if user['scope'] == 'system' else ''),
+                    user['status'], user['codex_version'], user['install_method'], user['model'],
+                    user['provider'], user['fingerprint'], user['doctor_status'], '; '.join(findings)))))
+        lines += ['', 'Gating doctor checks: {0}. Other checks appear as notes.'.format(
+            ', '.join(report.get('gating_checks') or []))]
+    else:
+        lines += ['# Codex key rotation', '']
+        if report.get('generated'):
+            lines += ['Generated: {0}'.format(report['generated']), '']
+        lines += ['**{0}**'.format(report['summary_line']), '',
+                  '| Host | Status | User | Old key | New key | Message |', '|---|---|---|---|---|---|']
+        for host in report['hosts']:
+            users = host['users'] or [{'user': None, 'old': None, 'new': None, 'scope': 'user'}]
+            for user in users:
+                lines.append('| {0} |'.format(' | '.join(_cell(v) for v in (
+                    host['host'], host['status'], user['user'], user['old'], user['new'], host['message']))))
+    lines.append('')
+    return '\n'.join(lines)
+
+
+class FilterModule(object):
+    """Fleet report filters of bytes4096.codex."""
+
+    def filters(self):
+        return {
+            'fleet_report': fleet_report,
+            'rotation_report': rotation_report,
+            'fleet_report_markdown': fleet_report_markdown,
+        }
