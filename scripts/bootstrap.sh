@@ -33,3 +33,4 @@ mkdir -p "$COLLECTIONS_ROOT/ansible_collections/bytes4096"
 ln -sfn "$REPO_ROOT" "$COLLECTIONS_ROOT/ansible_collections/bytes4096/codex"
 
 bash scripts/build-test-image.sh bookworm
+bash scripts/build-test-image.sh trixie

@@ -17,8 +17,9 @@ Guarantees (each one is checked again on the produced text before it is returned
 from __future__ import annotations
 
 import datetime
-import hashlib
 import unicodedata
+
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import key_fingerprint  # noqa: F401 (re-exported)
 
 try:
     import tomllib as _strict_toml  # Python >= 3.11: an independent, strict parser for validation
@@ -75,13 +76,6 @@ class MergeResult(object):
 
 # ----------------------------------------------------------------------------------------------
 # Keys
-
-
-def key_fingerprint(key):
-    """Short, stable fingerprint of an API key: ``sha256:`` + the first 16 hex digits."""
-    if key is None:
-        return None
-    return 'sha256:' + hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]
 
 
 def normalize_api_key(key):

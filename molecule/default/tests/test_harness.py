@@ -17,3 +17,8 @@ def test_converge_created_a_private_codex_home(host):
 def test_node_and_npm_are_in_the_image(host):
     assert host.run("node --version").rc == 0
     assert host.run("npm --version").rc == 0
+
+
+def test_host_runs_a_supported_debian(host):
+    assert host.system_info.distribution == "debian"
+    assert host.system_info.release.split(".")[0] in ("12", "13")

@@ -91,11 +91,16 @@ if [ "$(uname -s)" = Darwin ] && command -v brew >/dev/null 2>&1; then
   brew_version="$(brew list --cask --versions codex 2>/dev/null | awk '{print $2}')"
 fi
 
-# Shell profiles that carry the official installer's PATH block.
+# Shell profiles that carry the official installer's PATH block, and the role's npm PATH block.
 profiles=""
+npm_profiles=""
 for f in .profile .bashrc .bash_profile .zshrc .zprofile; do
-  if [ -f "$HOME/$f" ] && grep -qF '# >>> Codex installer >>>' "$HOME/$f" 2>/dev/null; then
+  [ -f "$HOME/$f" ] || continue
+  if grep -qF '# >>> Codex installer >>>' "$HOME/$f" 2>/dev/null; then
     profiles="$profiles${profiles:+, }$(json_str "$HOME/$f")"
+  fi
+  if grep -qF '# >>> bytes4096.codex npm >>>' "$HOME/$f" 2>/dev/null; then
+    npm_profiles="$npm_profiles${npm_profiles:+, }$(json_str "$HOME/$f")"
   fi
 done
 
@@ -113,8 +118,9 @@ printf '{"user": %s, "home": %s, "shell": %s, "system": %s, "machine": %s,\n' \
 printf ' "tools": {"curl": %s, "wget": %s, "tar": %s, "mktemp": %s, "npm": %s, "node": %s},\n' \
   "$(json_str "$(tool curl)")" "$(json_str "$(tool wget)")" "$(json_str "$(tool tar)")" \
   "$(json_str "$(tool mktemp)")" "$(json_str "$npm_cmd")" "$(json_str "$(tool node)")"
-printf ' "path_codex": %s, "profiles": [%s],\n' "$(json_str "$path_codex")" "$profiles"
+printf ' "path_codex": %s, "profiles": [%s], "npm_profiles": [%s],\n' \
+  "$(json_str "$path_codex")" "$profiles" "$npm_profiles"
 printf ' "slots": {"script_user": %s, "npm_user": %s,\n' "$user_script" "$user_npm"
 printf '   "script_system": %s,\n' "$(script_slot "$6" "$5")"
 printf '   "npm_system": %s,\n' "$(npm_slot "$npm_global_prefix")"
-printf '   "homebrew": {"version": %s, "bin": ""}}}\n' "$(json_str "$brew_version")"
+printf '   "homebrew_system": {"version": %s, "bin": ""}}}\n' "$(json_str "$brew_version")"
