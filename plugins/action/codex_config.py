@@ -12,6 +12,9 @@ write trip, in a no_log option, and never comes back.
 
 from __future__ import annotations
 
+import json
+import os
+
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
@@ -27,6 +30,11 @@ from ansible_collections.bytes4096.codex.plugins.plugin_utils._toml_merge import
 from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import key_fingerprint
 
 MODULE_NAME = 'bytes4096.codex.codex_config'
+# Windows hosts: the same protocol as a script run by ansible.windows.win_powershell (a .ps1 under
+# plugins/modules would be picked for POSIX hosts too, and cannot be sanity-checked without pwsh).
+WINDOWS_MODULE_NAME = 'ansible.windows.win_powershell'
+WINDOWS_SCRIPT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                   'plugin_utils', '_codex_config_windows.ps1')
 NO_LOG_PLACEHOLDER = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 ARGUMENT_SPEC = dict(
@@ -233,7 +241,21 @@ class ActionModule(ActionBase):
             shown['api_key'] = NO_LOG_PLACEHOLDER
         return {'module_args': shown}
 
-    def _target(self, phase, request, task_vars, secret=None):
+    def _target(self, phase, request, task_vars, secret=None, windows=False):
+        """One module execution on the host; returns {'state': ...} (read) or {'written': ...}."""
+        if windows:
+            with open(WINDOWS_SCRIPT_PATH, 'r') as handle:
+                script = handle.read()
+            module_args = {'script': script, 'parameters': {'Phase': phase, 'RequestJson': json.dumps(request)}}
+            if secret is not None:
+                module_args['sensitive_parameters'] = [{'name': 'Secret', 'value': secret}]
+            result = self._execute_module(module_name=WINDOWS_MODULE_NAME, module_args=module_args,
+                                          task_vars=task_vars)
+            payload = result.get('result') if isinstance(result.get('result'), dict) else {}
+            if result.get('failed'):
+                raise AnsibleActionFail(to_native(payload.get('msg') or result.get('msg')
+                                                  or 'the %s phase failed on the host' % phase))
+            return payload
         module_args = {'_codex_phase': phase, '_codex_request': request}
         if secret is not None:
             module_args['_codex_secret'] = secret
@@ -262,7 +284,8 @@ class ActionModule(ActionBase):
 
             # auth.json is always read: without api_key its fingerprint is reported (a key audit)
             read = self._target('read', {'home': args.get('codex_home'), 'owner': args.get('owner'),
-                                         'group': args.get('group'), 'want_auth': True}, task_vars)
+                                         'group': args.get('group'), 'want_auth': True}, task_vars,
+                                windows=windows)
             decided = plan(args, read['state'], windows=windows)
 
             result.update(changed=decided['changed'], config_changed=decided['config_changed'],
@@ -277,7 +300,8 @@ class ActionModule(ActionBase):
             if not decided['changed'] or self._task.check_mode:
                 return result
 
-            written = self._target('write', decided['request'], task_vars, secret=decided['secret'])['written']
+            written = self._target('write', decided['request'], task_vars, secret=decided['secret'],
+                                   windows=windows)['written']
             result['config_changed'] = bool(written['config']['changed'])
             result['auth_changed'] = bool(written['auth']['changed'])
             result['changed'] = result['config_changed'] or result['auth_changed'] or bool(written.get('home_created'))

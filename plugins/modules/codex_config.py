@@ -18,12 +18,12 @@ description:
     implicit super-tables). New top-level keys go at the top of the file, never after a table, so
     they cannot turn into keys of the table above them. No duplicate key or second C([features])
     table is ever produced.
-  - Everything not named by O(block) or O(settings) keeps its bytes: comments, blank lines, order,
-    quoting, CRLF line endings, a byte order mark, unicode. A second run produces the same bytes and
+  - Everything not named by O(block) or O(settings) keeps its bytes (comments, blank lines, order,
+    quoting, CRLF line endings, a byte order mark, unicode). A second run produces the same bytes and
     reports no change.
   - Both files are validated before either is touched. An unparseable C(config.toml), O(block) or
     C(auth.json) fails the task with the file, line and column, and nothing is written.
-  - O(api_key) is written as C(OPENAI_API_KEY) with C("auth_mode": "apikey"); other fields already
+  - O(api_key) is written as C(OPENAI_API_KEY) with C(auth_mode) set to V(apikey); other fields already
     in C(auth.json) stay. The key never appears in output, diff, logs or invocation; the task
     returns only its fingerprint (RV(key_fingerprint)).
   - TOML work happens on the controller (Python library C(tomlkit)); the managed host needs only
@@ -58,7 +58,7 @@ options:
   settings:
     description:
       - Structured settings merged after O(block), so inventory can override a single key, for
-        example O(settings={"model_providers": {"OpenAI": {"base_url": "http://127.0.0.1:18080"}}}).
+        example a different C(base_url) for C(model_providers.OpenAI).
       - Nested dictionaries are TOML tables. A key containing a dot is one key, not a path.
     type: dict
   api_key:
@@ -98,9 +98,18 @@ options:
         every user must read. When omitted an existing file keeps its mode and a new one gets
         C(0600). C(auth.json) is always C(0600).
     type: raw
+  _codex_phase:
+    description: Internal, set by the action plugin (V(read) or V(write)). Do not set it in a task.
+    type: str
+    choices: [read, write]
+  _codex_request:
+    description: Internal, set by the action plugin. Do not set it in a task.
+    type: dict
+  _codex_secret:
+    description: Internal, set by the action plugin on the write trip (the key, no_log). Do not set it in a task.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.files
   - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
@@ -117,11 +126,11 @@ attributes:
     details: The C(config.toml) text diff; for C(auth.json) only the key fingerprints (old -> new).
   platform:
     platforms: [posix, windows]
-    details: Windows hosts use the PowerShell implementation; it is unit tested but was not executed here.
+    details: Windows hosts run the PowerShell counterpart through M(ansible.windows.win_powershell) (collection
+      C(ansible.windows) on the controller); only its controller side is unit tested, it was not executed here.
   safe_file_operations:
+    description: Uses atomic file operations (temporary file in the same directory, fsync, rename).
     support: full
-  vault:
-    support: none
 notes:
   - Writes are atomic. Each file is written to a temporary file created with mode C(0600) in the
     same directory, flushed to disk and renamed over the old one, so a crash leaves the old or the
@@ -131,25 +140,28 @@ notes:
   - The write holds an exclusive lock on O(codex_home) and re-checks that C(config.toml) still has
     the content the merge was computed from; a concurrent change fails the task instead of being
     overwritten silently.
-  - O(config.model_provider) in the result must name a provider defined under C(model_providers) or a
+  - C(model_provider) in the result must name a provider defined under C(model_providers) or a
     Codex built-in (V(openai), V(ollama), V(lmstudio), V(amazon-bedrock)). Built-in ids cannot be
     redefined by a C([model_providers.<id>]) block; the dashboard's V(OpenAI) (capital O) is a
     separate id.
   - Codex 0.169 ignores C(disable_response_storage), C(network_access) and
     C(windows_wsl_setup_acknowledged) from the dashboard block and says so at startup; they are
     merged like any other key.
-  - The Windows (PowerShell) implementation was not executed in this collection's CI; only the
-    controller side of that path is unit tested.
+  - On Windows the action sends the PowerShell counterpart (the same read/write protocol, the key as a
+    SecureString sensitive parameter) through M(ansible.windows.win_powershell); the files get an ACL
+    for O(owner), SYSTEM and Administrators only. That path was not executed in this collection's CI;
+    only its controller side is unit tested.
 requirements:
   - tomlkit >= 0.12 on the controller.
 seealso:
-  - name: 4096bytes Codex CLI setup
-    description: The manual steps this module automates.
-    link: https://docs.4096bytes.com/
+  - module: ansible.windows.win_powershell
+    description: Runs the Windows counterpart.
   - module: ansible.builtin.copy
-  - module: community.general.toml_file
+    description: What a hand-written play would use for C(auth.json).
+  - module: ansible.builtin.blockinfile
+    description: What a hand-written play would use for C(config.toml), and why it breaks (see the notes).
 author:
-  - bytes4096 platform team
+  - bytes4096 platform team (@bytes4096)
 '''
 
 EXAMPLES = r'''
@@ -302,7 +314,10 @@ def _resolve_home(raw, user):
         return os.path.join(user['home'], '.codex')
     if raw == '~' or raw.startswith('~/'):
         return os.path.normpath(user['home'] + raw[1:])
-    return os.path.normpath(os.path.expanduser(raw))
+    if raw.startswith('~'):  # ~name/...
+        name, dummy, rest = raw[1:].partition('/')
+        return os.path.normpath(os.path.join(_user(name)['home'], rest))
+    return os.path.normpath(raw)
 
 
 def _stat_info(path):

@@ -17,9 +17,13 @@ Guarantees (each one is checked again on the produced text before it is returned
 from __future__ import annotations
 
 import datetime
+import math
 import unicodedata
 
-from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import key_fingerprint  # noqa: F401 (re-exported)
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import key_fingerprint
+
+__all__ = ['BUILTIN_PROVIDERS', 'MergeResult', 'TomlMergeError', 'deep_merge', 'deep_remove', 'desired_data',
+           'key_fingerprint', 'merge_config', 'normalize_api_key', 'parse_block', 'plain_settings', 'validate_config']
 
 try:
     import tomllib as _strict_toml  # Python >= 3.11: an independent, strict parser for validation
@@ -135,7 +139,7 @@ def same_value(left, right):
         return all(same_value(left[k], right[k]) for k in left)
     if kind == 'array':
         return len(left) == len(right) and all(same_value(a, b) for a, b in zip(left, right))
-    if kind == 'float' and left != left and right != right:  # nan
+    if kind == 'float' and math.isnan(left) and math.isnan(right):
         return True
     return left == right
 
@@ -152,7 +156,7 @@ def plain_settings(value, path='settings'):
     if isinstance(value, float):
         return float(value)
     if isinstance(value, str):
-        return str.__str__(value) if type(value) is str else ''.join(value)
+        return ''.join(value)  # a plain str, also for Ansible's str subclasses
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value
     if isinstance(value, dict):

@@ -30,3 +30,9 @@ def _collections_root():
 _ROOT = _collections_root()
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+try:
+    # Install Ansible's collection finder too, so plugin loaders resolve bytes4096.codex.* names.
+    from ansible.plugins.loader import init_plugin_loader
+    init_plugin_loader([_ROOT])
+except ImportError:  # pragma: no cover - ansible-core < 2.15
+    pass

@@ -358,8 +358,7 @@ def _inline(value):
 def _leaves(data, prefix=()):
     for key, value in data.items():
         if isinstance(value, dict) and value:
-            for item in _leaves(value, prefix + (key,)):
-                yield item
+            yield from _leaves(value, prefix + (key,))
         elif not isinstance(value, dict):
             yield prefix + (key,), value
 
