@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2025, bytes4096 platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Speed benchmark of bytes4096.codex.codex_config (issue 3, "Check, diff, speed").
@@ -287,8 +286,14 @@ def load_engine():
 
 
 def cpu_bench(runs):
-    """Median wall time of merge_config + validate_config, in-process, for three cases."""
+    """Controller CPU of merge_config + validate_config, in-process, for three cases.
+
+    CPU time of this process (time.process_time) is what the target is about; wall time is kept
+    beside it because on a loaded 2-core machine the two differ a lot. tomlkit.parse of the same
+    text is timed as a floor: the engine cannot be cheaper than one parse when it must edit.
+    """
     engine = load_engine()
+    import tomlkit  # pylint: disable=import-outside-toplevel (the engine already needed it)
     text, block = laptop_config_text()
     begin = text.index('# BEGIN 4096bytes provider block')
     end = text.index('# END 4096bytes provider block')
@@ -299,6 +304,21 @@ def cpu_bench(runs):
         'first merge (block not there yet)': (bare, None, True),
     }
     report = {'lines': len(text.splitlines()), 'runs': runs, 'cases': {}}
+
+    def measure(function):
+        cpu, wall = [], []
+        for dummy in range(runs):
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
+            function()
+            cpu.append((time.process_time() - cpu_start) * 1000.0)
+            wall.append((time.perf_counter() - wall_start) * 1000.0)
+        cpu.sort()
+        return {
+            'cpu_median_ms': round(statistics.median(cpu), 3),
+            'cpu_p95_ms': round(cpu[int(len(cpu) * 0.95) - 1], 3),
+            'wall_median_ms': round(statistics.median(wall), 3),
+        }
+
     for name, (existing, settings, changed) in cases.items():
 
         def once(existing=existing, settings=settings):
@@ -309,18 +329,9 @@ def cpu_bench(runs):
         result = once()
         if result.changed is not changed:
             raise BenchError('merge engine: case %r reported changed=%r' % (name, result.changed))
-        samples = []
-        for dummy in range(runs):
-            start = time.perf_counter()
-            once()
-            samples.append((time.perf_counter() - start) * 1000.0)
-        samples.sort()
-        report['cases'][name] = {
-            'median_ms': round(statistics.median(samples), 3),
-            'p95_ms': round(samples[int(len(samples) * 0.95) - 1], 3),
-            'max_ms': round(samples[-1], 3),
-        }
-    report['worst_median_ms'] = max(case['median_ms'] for case in report['cases'].values())
+        report['cases'][name] = measure(once)
+    report['tomlkit_parse'] = measure(lambda: tomlkit.parse(text))
+    report['worst_cpu_median_ms'] = max(case['cpu_median_ms'] for case in report['cases'].values())
     return report
 
 
@@ -419,9 +430,10 @@ def print_report(report):
     if cpu:
         out('\ncontroller merge CPU, %d-line config.toml, %d runs each (merge_config + validate_config)\n'
             % (cpu['lines'], cpu['runs']))
-        for name, entry in cpu['cases'].items():
-            out('  %-38s median %6.2f ms   p95 %6.2f ms   max %6.2f ms\n'
-                % (name, entry['median_ms'], entry['p95_ms'], entry['max_ms']))
+        rows = list(cpu['cases'].items()) + [('(floor: one tomlkit.parse of the file)', cpu['tomlkit_parse'])]
+        for name, entry in rows:
+            out('  %-38s CPU median %6.2f ms  p95 %6.2f ms   wall median %6.2f ms\n'
+                % (name, entry['cpu_median_ms'], entry['cpu_p95_ms'], entry['wall_median_ms']))
     out('\ntargets (issue 3)\n')
     for target in report['targets']:
         out('  %-4s %-52s %s\n' % (target['verdict'], target['name'], target['value']))
@@ -450,9 +462,9 @@ def build_targets(summary, times, counts, cpu):
     targets.append({'name': 'module executions per host, rotation <= %d' % TARGET_EXECS_CHANGED,
                     'value': 'max %s' % high,
                     'verdict': verdict(None if high is None else high <= TARGET_EXECS_CHANGED)})
-    worst = cpu['worst_median_ms'] if cpu else None
+    worst = cpu['worst_cpu_median_ms'] if cpu else None
     targets.append({'name': 'controller merge CPU, 200-line config.toml < %d ms' % TARGET_MERGE_MS,
-                    'value': 'worst median %s ms' % worst,
+                    'value': 'worst CPU median %s ms' % worst,
                     'verdict': verdict(None if worst is None else worst < TARGET_MERGE_MS)})
     return targets
 

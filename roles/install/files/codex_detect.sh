@@ -67,8 +67,13 @@ npm_slot() {
 [ -n "$npm_cmd" ] || npm_cmd="$(tool npm)"
 npm_global_prefix=""
 if [ -n "$npm_cmd" ] && [ -x "$npm_cmd" ]; then
-  # The global prefix without any per-user prefix override from the role's environment.
-  npm_global_prefix="$(env -u npm_config_prefix -u NPM_CONFIG_PREFIX "$npm_cmd" prefix -g 2>/dev/null || true)"
+  # The global prefix without any per-user prefix override from the role's environment. npm
+  # creates its cache and log directories even for this query: point them at a throwaway
+  # directory so the survey leaves the account's home untouched.
+  scratch="$(mktemp -d)"
+  npm_global_prefix="$(env -u npm_config_prefix -u NPM_CONFIG_PREFIX npm_config_cache="$scratch" \
+    npm_config_logs_max=0 npm_config_update_notifier=false "$npm_cmd" prefix -g 2>/dev/null || true)"
+  rm -rf "$scratch"
 fi
 
 shell="$(getent passwd "$(id -un)" 2>/dev/null | cut -d: -f7)"

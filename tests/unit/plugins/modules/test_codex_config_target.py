@@ -170,3 +170,34 @@ def test_attrs_only(tmp_path):
     req = request(tmp_path)
     result = target.phase_write(FakeModule(), req, None)
     assert result['config']['changed'] and mode_of(tmp_path / 'config.toml') == 0o600
+
+
+def _racer(home, value, queue):
+    try:
+        state = target.phase_read(read_request(home))
+        text = 'a = %d\n' % value
+        req = request(home, text, state['config'].get('sha256'), 'set')
+        target.phase_write(FakeModule(), req, 'sk-%d' % value)
+        queue.put(('ok', value))
+    except target.TargetError as exc:
+        queue.put(('conflict', str(exc)))
+
+
+def test_concurrent_runs_never_tear_or_empty_a_file(tmp_path):
+    import multiprocessing
+    write(tmp_path / 'config.toml', 'a = 0\n')
+    context = multiprocessing.get_context('fork')
+    queue = context.Queue()
+    procs = [context.Process(target=_racer, args=(str(tmp_path), n, queue)) for n in range(1, 7)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(30)
+    outcomes = [queue.get(timeout=5) for dummy in procs]
+    winners = [value for kind, value in outcomes if kind == 'ok']
+    assert winners, outcomes
+    assert all('changed on the host' in msg for kind, msg in outcomes if kind == 'conflict')
+    final = (tmp_path / 'config.toml').read_text()
+    assert final in ['a = %d\n' % value for value in winners]  # whole, and written by a winner
+    assert json.loads((tmp_path / 'auth.json').read_text())['OPENAI_API_KEY'].startswith('sk-')
+    assert sorted(os.listdir(tmp_path)) == ['auth.json', 'config.toml']
