@@ -93,8 +93,8 @@ def run(command, check=True, **kwargs):
     kwargs.setdefault('text', True)
     result = subprocess.run(command, check=False, **kwargs)
     if check and result.returncode != 0:
-        raise BenchError('%s failed (rc=%d): %s' % (' '.join(command), result.returncode,
-                                                     (result.stderr or result.stdout or '').strip()[-2000:]))
+        detail = (result.stderr or result.stdout or '').strip()[-2000:]
+        raise BenchError('%s failed (rc=%d): %s' % (' '.join(command), result.returncode, detail))
     return result
 
 

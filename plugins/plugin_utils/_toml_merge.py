@@ -256,6 +256,16 @@ def _parse(text, source):
     return document, data
 
 
+def _parse_data(text, source):
+    """Parse TOML into plain data only (fast: the strict stdlib parser when there is one)."""
+    if _strict_toml is None:
+        return _parse(text, source)[1]
+    try:
+        return _strict_toml.loads(text)
+    except _strict_toml.TOMLDecodeError:
+        return _parse(text, source)[1]  # raises with line and column
+
+
 def _position_from_message(message):
     # tomllib (3.11-3.13): "Invalid value (at line 3, column 5)" or "... (at end of document)"
     import re
@@ -277,8 +287,7 @@ def parse_block(block, source='block'):
     if block is None:
         return {}
     body, dummy_bom, dummy_crlf = _split_text(block)
-    dummy_doc, data = _parse(body, source)
-    return data
+    return _parse_data(body, source)
 
 
 def desired_data(block=None, settings=None):
@@ -444,7 +453,7 @@ def merge_config(existing, block=None, settings=None, state='present', source='c
         if produced and not produced.endswith('\n'):
             produced += '\n'
         try:
-            dummy_doc, result = _parse(produced, source)
+            result = _parse_data(produced, source)
         except TomlMergeError as exc:
             last_error = str(exc)
             continue

@@ -415,3 +415,20 @@ def test_unrelated_lines_preserved_byte_for_byte(existing, unrelated, wanted):
         return
     for line in head.splitlines(True):
         assert line in result.text
+
+
+def test_merge_of_a_200_line_config_is_fast():
+    import time
+    lines = ['# generated for the speed test', '']
+    lines += ['key_%d = "value %d"  # comment %d' % (i, i, i) for i in range(80)]
+    for table in range(30):
+        lines += ['', '[table_%d]' % table, 'a = %d' % table, 'b = "x"']
+    lines += ['', '[features]', 'goals = false']
+    text = '\n'.join(lines) + '\n'
+    assert len(text.splitlines()) >= 200
+    timings = []
+    for dummy in range(5):  # CPU time of this process: other load on the machine does not count
+        start = time.process_time()
+        merge_config(text, DASHBOARD_BLOCK)
+        timings.append(time.process_time() - start)
+    assert min(timings) < 0.030, timings

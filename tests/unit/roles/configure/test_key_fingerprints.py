@@ -63,5 +63,5 @@ def test_default_home_and_unknown_account(me):
 
 
 def test_usage_error():
-    out = subprocess.run([sys.executable, SCRIPT], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, SCRIPT], capture_output=True, text=True, check=False)
     assert out.returncode == 2
