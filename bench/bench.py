@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import statistics
@@ -155,21 +156,28 @@ def playbook_env(key, json_output):
 
 
 def run_playbook(playbook, key, secrets_in_play, verbose=False):
-    """Run one playbook; return (wall seconds, stdout). Fails on error or on a leaked key."""
+    """Run one playbook; return (wall s, CPU s, stdout). Fails on error or on a leaked key.
+
+    The CPU time is that of the whole process tree the run waited for (ansible-playbook, its
+    workers and the podman clients they start), from getrusage(RUSAGE_CHILDREN).
+    """
     command = ['ansible-playbook', '-i', INVENTORY, os.path.join(BENCH_DIR, playbook)]
     if verbose:
         command.append('-vvv')
     env = playbook_env(key, json_output=not verbose)
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, env=env, cwd=BENCH_DIR, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
     output = result.stdout + result.stderr
     for secret in secrets_in_play:
         if secret in output:
             raise BenchError('%s: an API key appeared in the ansible-playbook output (not shown)' % playbook)
     if result.returncode != 0:
         raise BenchError('%s failed (rc=%d):\n%s' % (playbook, result.returncode, failure_summary(result, verbose)))
-    return wall, result.stdout
+    return wall, cpu, result.stdout
 
 
 def failure_summary(result, verbose):
@@ -412,11 +420,13 @@ def print_report(report):
         report['load_after'], ' '.join(machine['ansible_core']), machine['podman'], machine['git']))
     out('fleet: %d podman hosts, forks 10, pipelining on in the config; %d timed repetitions '
         '(+%d warm-up), interleaved\n\n' % (len(HOSTS), report['repetitions'], report['warmup']))
-    out('%-40s %9s %9s %9s\n' % ('scenario (wall time of ansible-playbook)', 'median', 'min', 'max'))
+    out('%-40s %9s %9s %9s %11s\n' % ('scenario (ansible-playbook, start to exit)', 'median', 'min', 'max', 'CPU median'))
+    out('%-40s %s\n' % ('', '(wall time; CPU = ansible + podman clients on the controller)'))
     for scenario, (title, dummy) in SCENARIOS.items():
         if scenario in report['times']:
             entry = report['times'][scenario]
-            out('%-40s %8.2fs %8.2fs %8.2fs\n' % (title, entry['median_s'], entry['min_s'], entry['max_s']))
+            values = (title, entry['median_s'], entry['min_s'], entry['max_s'], entry['cpu_median_s'])
+            out('%-40s %8.2fs %8.2fs %8.2fs %10.2fs\n' % values)
     if report['round_trips']:
         out('\ntarget side, per host (one -vvv run each): module executions / podman calls / file transfers\n')
         for scenario, counts in report['round_trips'].items():
@@ -454,6 +464,11 @@ def build_targets(summary, times, counts, cpu):
     targets.append({'name': 'rotation: codex_config / blockinfile+copy <= %.1f' % TARGET_ROTATION_RATIO,
                     'value': '%s (paired median %s)' % (value, paired_ratio(times, 'rotate', 'handwritten')),
                     'ratio': value, 'verdict': verdict(None if value is None else value <= TARGET_ROTATION_RATIO)})
+    for numerator, denominator in (('unchanged', 'ping'), ('rotate', 'handwritten')):
+        if numerator in summary and denominator in summary:
+            value = round(summary[numerator]['cpu_median_s'] / summary[denominator]['cpu_median_s'], 3)
+            targets.append({'name': 'info: controller CPU %s / %s' % (numerator, denominator),
+                            'value': str(value), 'ratio': value, 'verdict': 'INFO'})
     low, high = min_execs(counts, 'unchanged'), max_execs(counts, 'unchanged')
     targets.append({'name': 'module executions per host, unchanged == %d' % TARGET_EXECS_UNCHANGED,
                     'value': '%s..%s' % (low, high),
@@ -509,6 +524,7 @@ def main(argv=None):
         'problems': [],
     }
     times = {scenario: [] for scenario in SCENARIOS if scenario in args.only}
+    cpu_times = {scenario: [] for scenario in SCENARIOS if scenario in args.only}
     counts = {}
     keys_used = []
 
@@ -535,15 +551,16 @@ def main(argv=None):
                 key = new_key() if scenario in ROTATIONS else current
                 if key != current:
                     keys_used.append(key)
-                wall, stdout = run_playbook(SCENARIOS[scenario][1], key, keys_used)
+                wall, cpu_s, stdout = run_playbook(SCENARIOS[scenario][1], key, keys_used)
                 report['problems'].extend('%s run %d: %s' % (scenario, rep, problem)
                                           for problem in check_scenario(scenario, stdout, key))
                 current = key
-                sys.stdout.write('  %s %-12s %6.2fs\n' % ('rep %d' % (rep - args.warmup + 1) if timed else 'warm-up',
-                                                          scenario, wall))
+                sys.stdout.write('  %-7s %-12s %6.2fs wall %6.2fs CPU\n' % (
+                    'rep %d' % (rep - args.warmup + 1) if timed else 'warm-up', scenario, wall, cpu_s))
                 sys.stdout.flush()
                 if timed:
                     times[scenario].append(wall)
+                    cpu_times[scenario].append(cpu_s)
 
         sys.stdout.write('counting target round trips (-vvv)...\n')
         for scenario in ORDERS[0]:
@@ -552,7 +569,7 @@ def main(argv=None):
             key = new_key() if scenario in ROTATIONS else current
             if key != current:
                 keys_used.append(key)
-            dummy, output = run_playbook(SCENARIOS[scenario][1], key, keys_used, verbose=True)
+            dummy, dummy, output = run_playbook(SCENARIOS[scenario][1], key, keys_used, verbose=True)
             current = key
             counts[scenario] = count_round_trips(output)
 
@@ -574,6 +591,10 @@ def main(argv=None):
 
     report['load_after'] = '%.2f' % os.getloadavg()[0]
     summary = summarize(times)
+    for scenario, samples in cpu_times.items():
+        if samples:
+            summary[scenario]['cpu_median_s'] = round(statistics.median(samples), 3)
+            summary[scenario]['cpu_samples_s'] = [round(sample, 3) for sample in samples]
     report['times'] = summary
     report['round_trips'] = counts
     report['merge_cpu'] = cpu
