@@ -123,8 +123,12 @@ def plan(args, state, windows=False):
         raise PlanError('%s%s: %s; nothing was written' % (config_path, _where(config['error']), config['error']['msg']))
     merged = merge_config(config.get('text'), block, settings, wanted_state, source=config_path)
     warnings = []
+    if merged.removed_leftovers:
+        warnings.append('%s: removed %s: copies of top-level keys that an earlier paste below a table '
+                        'header left in that table (Codex ignores or refuses them); the task sets them at '
+                        'the top level' % (config_path, ', '.join(merged.removed_leftovers)))
     if 'model_provider' in desired or 'model_providers' in desired:
-        warnings = validate_config(merged.data, desired, source=config_path)
+        warnings.extend(validate_config(merged.data, desired, source=config_path))
 
     auth_op = None
     if auth is not None and auth.get('exists') and not auth.get('valid'):

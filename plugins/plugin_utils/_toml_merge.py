@@ -23,7 +23,7 @@ import unicodedata
 from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import key_fingerprint
 
 __all__ = ['BUILTIN_PROVIDERS', 'MergeResult', 'TomlMergeError', 'deep_merge', 'deep_remove', 'desired_data',
-           'key_fingerprint', 'merge_config', 'normalize_api_key', 'parse_block', 'plain_settings', 'validate_config']
+           'dotted_key', 'find_paste_leftovers', 'key_fingerprint', 'merge_config', 'normalize_api_key', 'parse_block', 'plain_settings', 'validate_config']
 
 try:
     import tomllib as _strict_toml  # Python >= 3.11: an independent, strict parser for validation
@@ -70,12 +70,14 @@ class TomlMergeError(Exception):
 
 
 class MergeResult(object):
-    __slots__ = ('text', 'changed', 'data')
+    __slots__ = ('text', 'changed', 'data', 'removed_leftovers')
 
-    def __init__(self, text, changed, data):
+    def __init__(self, text, changed, data, removed_leftovers=()):
         self.text = text
         self.changed = changed
         self.data = data
+        # dotted paths of stray copies of top-level keys that were removed (see find_paste_leftovers)
+        self.removed_leftovers = list(removed_leftovers)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -202,6 +204,73 @@ def deep_remove(base, named):
         else:
             del result[key]
     return result
+
+
+# Tables whose keys legitimately repeat top-level settings (a profile sets model, model_provider...).
+_LEFTOVER_EXEMPT_ROOTS = frozenset(('profiles',))
+
+
+def find_paste_leftovers(current, desired):
+    """Stray copies of top-level keys that an earlier paste below a table header left in that table.
+
+    Pasting the dashboard block after ``[features]`` or ``[projects."/dir"]`` turns its top-level
+    keys into keys of that table: Codex refuses the file (``[features]`` holds booleans only, a string
+    ``network_access`` breaks ``[sandbox_workspace_write]``) or ignores them with a warning. Since the
+    task now sets those keys at the top level, such copies are removed. A table counts as holding
+    leftovers when it has at least two keys that the task sets at the top level with a value of the
+    same TOML type (one paste brings several), or, for ``[features]``, one non-boolean such key.
+    ``[profiles.*]`` tables are never touched: their model/model_provider keys are meant.
+
+    Returns a list of key paths (tuples), in document order.
+    """
+    top = dict((key, value) for key, value in desired.items() if not isinstance(value, dict))
+    found = []
+    if not top:
+        return found
+
+    def walk(table, path):
+        matches = [key for key, value in table.items()
+                   if key in top and not isinstance(value, dict) and _kind(value) == _kind(top[key])]
+        if len(matches) >= 2 or (path == ('features',) and matches and _kind(table[matches[0]]) != 'bool'):
+            found.extend(path + (key,) for key in matches)
+        for key, value in table.items():
+            if isinstance(value, dict):
+                walk(value, path + (key,))
+
+    for key, value in current.items():
+        if isinstance(value, dict) and key not in _LEFTOVER_EXEMPT_ROOTS:
+            walk(value, (key,))
+    return found
+
+
+def dotted_key(path):
+    """A key path spelled as a TOML dotted key: ``projects."/home/a".model``."""
+    import re
+    return '.'.join(key if re.match(r'^[A-Za-z0-9_-]+$', key) else _quote_key(key) for key in path)
+
+
+def _quote_key(key):
+    return '"%s"' % key.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def _without_paths(data, paths):
+    """``data`` without the given key paths (tables that become empty stay, as in the file)."""
+    result = dict(data)
+    for path in paths:
+        container = result
+        for key in path[:-1]:
+            container[key] = dict(container[key])
+            container = container[key]
+        container.pop(path[-1], None)
+    return result
+
+
+def _delete_paths(document, paths):
+    for path in paths:
+        container = document
+        for key in path[:-1]:
+            container = container[key]
+        del container[path[-1]]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -427,20 +496,30 @@ def merge_config(existing, block=None, settings=None, state='present', source='c
     desired = desired_data(block, settings)
     text = existing or ''
     body, bom, crlf = _split_text(text)
-    document, current = _parse(body, source)
+    # the strict stdlib parser alone decides "nothing to do" (tomlkit's parse costs ten times more)
+    document = None
+    if _strict_toml is not None:
+        current = _parse_data(body, source)
+    else:  # pragma: no cover - Python < 3.11 controllers
+        document, current = _parse(body, source)
 
+    leftovers = []
     if state == 'present':
-        expected = deep_merge(current, desired)
+        leftovers = find_paste_leftovers(current, desired)
+        expected = deep_merge(_without_paths(current, leftovers), desired)
     else:
         expected = deep_remove(current, desired)
     if same_value(current, expected):
         return MergeResult(text, False, current)
 
+    if document is None:
+        document = _parse(body, source)[0]
     last_error = None
     for inline_new in (False, True):
         document = tomlkit.parse(body) if inline_new else document
         try:
             if state == 'present':
+                _delete_paths(document, leftovers)
                 _apply(document, desired, inline_new, top_level=True)
             else:
                 _remove(document, desired)
@@ -458,7 +537,8 @@ def merge_config(existing, block=None, settings=None, state='present', source='c
             last_error = str(exc)
             continue
         if same_value(result, expected):
-            return MergeResult(_join_text(produced, bom, crlf), True, result)
+            return MergeResult(_join_text(produced, bom, crlf), True, result,
+                               [dotted_key(path) for path in leftovers])
         last_error = 'the edited text would not mean what was asked'
     raise TomlMergeError(
         'cannot merge into this file without changing the meaning of other content (%s); nothing '

@@ -18,8 +18,8 @@ npm_cmd="$8"
 
 expand() {
   case "$1" in
-    "~") printf '%s' "$HOME" ;;
-    "~/"*) printf '%s/%s' "$HOME" "${1#\~/}" ;;
+    \~) printf '%s' "$HOME" ;;
+    \~/*) printf '%s/%s' "$HOME" "${1#\~/}" ;;
     *) printf '%s' "$1" ;;
   esac
 }
@@ -58,7 +58,9 @@ npm_slot() {
   version=""
   manifest="$prefix/lib/node_modules/$pkg/package.json"
   if [ -n "$prefix" ] && [ -f "$manifest" ]; then
-    version="$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$manifest" | head -n 1)"
+    # First "version" key, whether the manifest is pretty-printed or on one line.
+    version="$(tr ',' '\n' < "$manifest" |
+      sed -n 's/^[[:space:]{]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)"
   fi
   printf '{"version": %s, "prefix": %s, "bin": %s}' \
     "$(json_str "$version")" "$(json_str "$prefix")" "$(json_str "${prefix:+$prefix/bin/codex}")"

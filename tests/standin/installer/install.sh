@@ -149,7 +149,7 @@ case ":$PATH:" in
     if [ -f "$profile" ] && grep -qF '# >>> Codex installer >>>' "$profile"; then
       say "PATH is already configured in $profile"
     else
-      printf '\n# >>> Codex installer >>>\nexport PATH="%s:$PATH"\n# <<< Codex installer <<<\n' "$bin_dir" >> "$profile"
+      printf '\n# >>> Codex installer >>>\nexport PATH="%s:%s"\n# <<< Codex installer <<<\n' "$bin_dir" "\$PATH" >> "$profile"
       say "PATH was added to $profile"
     fi
     ;;

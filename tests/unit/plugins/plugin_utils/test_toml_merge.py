@@ -314,6 +314,51 @@ def test_bad_keys_refused_without_echo(raw):
             assert piece not in text
 
 
+# --- leftovers of a block pasted below a table -----------------------------------------------------
+
+def test_paste_below_features_is_repaired():
+    existing = '[features]\ngoals = true\nmodel = "gpt-5"\n'
+    result = merged(existing)
+    data = assert_has_dashboard(result.text)
+    assert data['features'] == {'goals': True}
+    assert result.removed_leftovers == ['features.model']
+    assert result.text.index('model = "gpt-5.5"') < result.text.index('[features]')
+
+
+def test_paste_below_projects_is_repaired_and_path_quoted():
+    existing = ('[projects."/home/a/dir with.dots"]\ntrust_level = "trusted"\nmodel = "o3"\n'
+                'model_provider = "OpenAI"\n')
+    result = merged(existing)
+    data = assert_has_dashboard(result.text)
+    assert data['projects'] == {'/home/a/dir with.dots': {'trust_level': 'trusted'}}
+    assert result.removed_leftovers == ['projects."/home/a/dir with.dots".model',
+                                        'projects."/home/a/dir with.dots".model_provider']
+
+
+@pytest.mark.parametrize('existing', [
+    pytest.param('[profiles.deep]\nmodel = "o3"\nmodel_provider = "openai"\nmodel_reasoning_effort = "high"\n',
+                 id='profile-keys-are-meant'),
+    pytest.param('[features]\nunified_exec = false\ndisable_response_storage = true\n', id='one-boolean-feature'),
+    pytest.param('[sandbox_workspace_write]\nnetwork_access = true\n', id='legit-bool-network-access'),
+    pytest.param('[projects."/x"]\ntrust_level = "trusted"\nmodel = "o3"\n', id='single-copy-elsewhere'),
+    pytest.param('[mcp_servers.x.env]\nmodel = "o3"\nnetwork_access = 1\n', id='other-types'),
+])
+def test_user_tables_that_are_not_a_paste_are_kept(existing):
+    result = merged(existing)
+    assert result.removed_leftovers == []
+    before = tomllib.loads(existing)
+    data = tomllib.loads(result.text)
+    for table, values in before.items():
+        for key, value in values.items():
+            assert data[table][key] == value
+
+
+def test_absent_does_not_touch_leftovers():
+    existing = '[features]\ngoals = true\nmodel = "gpt-5"\n'
+    result = merge_config(existing, '[features]\ngoals = true\n', None, 'absent')
+    assert tomllib.loads(result.text) == {'features': {'model': 'gpt-5'}}
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 BARE = st.text(alphabet='abcdefghijklmnopqrstuvwxyz_-', min_size=1, max_size=6)
@@ -373,6 +418,30 @@ def _deep_merge(base, overlay):
     return out
 
 
+def _toml_type(value):
+    return 'bool' if isinstance(value, bool) else type(value).__name__
+
+
+def _strip_paste_leftovers(existing, wanted):
+    """The documented rule, written independently: inside any table outside [profiles], copies of
+    top-level scalar keys the task sets (same TOML type) go when there are two or more of them, or
+    when the table is [features] and the copy is not a boolean."""
+    top = {k: v for k, v in wanted.items() if not isinstance(v, dict)}
+
+    def strip(table, path):
+        out = {}
+        copies = [k for k, v in table.items()
+                  if k in top and not isinstance(v, dict) and _toml_type(v) == _toml_type(top[k])]
+        drop = len(copies) >= 2 or (path == ('features',) and copies and not isinstance(table[copies[0]], bool))
+        for key, value in table.items():
+            if drop and key in copies:
+                continue
+            out[key] = strip(value, path + (key,)) if isinstance(value, dict) else value
+        return out
+
+    return {k: strip(v, (k,)) if isinstance(v, dict) and k != 'profiles' else v for k, v in existing.items()}
+
+
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(existing=TABLES, wanted=TABLES, style=st.sampled_from(['tables', 'inline', 'dotted']),
        crlf=st.booleans(), comment=st.booleans())
@@ -391,7 +460,9 @@ def test_properties(existing, wanted, style, crlf, comment):
         return
     body = result.text.lstrip('\ufeff')
     data = tomllib.loads(body)                      # result parses
-    assert data == _deep_merge(tomllib.loads(text), tomllib.loads(block))  # values present, rest kept
+    wanted_data = tomllib.loads(block)
+    expected = _deep_merge(_strip_paste_leftovers(tomllib.loads(text), wanted_data), wanted_data)
+    assert data == expected                          # values present, rest kept
     again = merge_config(result.text, block)         # idempotent to the byte
     assert again.text == result.text and not again.changed
     if comment:
