@@ -4,4 +4,20 @@ set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
+
+# The real Codex CLI judges the merged real-world configs (tests/unit/plugins/plugin_utils/
+# test_real_world_corpus.py). Installed once, pinned, into the git-ignored .cache/codex-judge.
+if [ -z "${CODEX_JUDGE_BIN:-}" ]; then
+  judge_dir="$REPO_ROOT/.cache/codex-judge"
+  CODEX_JUDGE_BIN="$judge_dir/node_modules/.bin/codex"
+  if [ "$("$CODEX_JUDGE_BIN" --version 2>/dev/null || true)" != "codex-cli $CODEX_TEST_VERSION" ]; then
+    echo "installing the Codex CLI $CODEX_TEST_VERSION (unit test judge) into $judge_dir"
+    mkdir -p "$judge_dir"
+    npm install --prefix "$judge_dir" --no-audit --no-fund --loglevel=error \
+      "@openai/codex@$CODEX_TEST_VERSION" >/dev/null
+    "$CODEX_JUDGE_BIN" --version
+  fi
+  export CODEX_JUDGE_BIN
+fi
+
 python -m pytest -p no:cacheprovider -q tests/unit "$@"

@@ -202,6 +202,22 @@ def plan(args, state, windows=False):
             'uid': user.get('uid') if owner_given else None,
             'gid': group_gid if group_gid is not None else (user.get('gid') if owner_given else None)}
 
+    euid = state.get('euid')
+    if not windows and euid not in (None, 0):
+        # an unprivileged run cannot give a file to another user: say so before writing anything
+        owners = []
+        if create_home is not None:
+            owners.append((home['path'], create_home.get('uid')))
+        if config_write or config_attr_change:
+            owners.append((config_path, config_req.get('uid')))
+        if auth is not None and (auth_op or auth_attr_change):
+            owners.append((auth_path, auth_req.get('uid')))
+        for path, uid in owners:
+            if uid is not None and uid != euid:
+                raise PlanError('%s must belong to uid %d, but the module runs as uid %d and cannot change '
+                                'owners; use become (root), or become_user the owner; nothing was written'
+                                % (path, uid, euid))
+
     if auth_op == 'set':
         after_fp = new_fp
     elif auth_op == 'remove':
@@ -277,6 +293,11 @@ class ActionModule(ActionBase):
             except AnsibleArgumentSpecValidationError as exc:
                 raise AnsibleActionFail(to_native(getattr(exc, 'message', exc)))
             result['invocation'] = self._censored_invocation(args) if not self._task.no_log else 'CENSORED: no_log is set'
+            raw_key = self._task.args.get('api_key')
+            if raw_key is not None and not isinstance(raw_key, str):
+                # Ansible would turn a list or number into its repr and write that as the key
+                raise AnsibleActionFail('api_key must be a string, not a %s (the value is not shown)'
+                                        % type(raw_key).__name__)
             if not HAS_TOMLKIT:
                 raise AnsibleActionFail('bytes4096.codex.codex_config needs the Python library tomlkit on the '
                                         'controller (pip install tomlkit)')

@@ -21,6 +21,10 @@ description:
   - Everything not named by O(block) or O(settings) keeps its bytes (comments, blank lines, order,
     quoting, CRLF line endings, a byte order mark, unicode). A second run produces the same bytes and
     reports no change.
+  - One exception, with a warning naming each key, is the leftovers of a block pasted below a table header
+    by hand. When a table other than C([profiles.*]) holds two or more keys that the task sets at the top
+    level (same TOML type), or C([features]) holds a non-boolean one, those copies are removed; Codex
+    refuses such a file (C(invalid data)) or ignores them.
   - Both files are validated before either is touched. An unparseable C(config.toml), O(block) or
     C(auth.json) fails the task with the file, line and column, and nothing is written.
   - O(api_key) is written as C(OPENAI_API_KEY) with C(auth_mode) set to V(apikey); other fields already
@@ -38,12 +42,14 @@ options:
       - Use V(/etc/codex) to manage the system layer Codex reads under every user's config;
         O(api_key) is not needed there.
       - Created with mode C(0700) (or wider as O(config_mode) requires) and owned by O(owner) when
-        missing. Its parent must exist.
+        missing. Its parent must exist. It must be an absolute path or start with C(~).
     type: path
   owner:
     description:
       - The user who owns C(config.toml), C(auth.json) and a newly created O(codex_home).
       - When omitted, new files belong to the user the module runs as and existing owners are kept.
+      - Giving files to another user needs root (C(become) as root); an unprivileged run as another user
+        fails before writing anything. C(become_user) set to the owner works without root.
     type: str
   group:
     description:
@@ -317,6 +323,9 @@ def _resolve_home(raw, user):
     if raw.startswith('~'):  # ~name/...
         name, dummy, rest = raw[1:].partition('/')
         return os.path.normpath(os.path.join(_user(name)['home'], rest))
+    if not os.path.isabs(raw):
+        # a relative path would land in the module's working directory (a temporary one)
+        raise TargetError('codex_home must be an absolute path or start with ~, not %r' % raw)
     return os.path.normpath(raw)
 
 
@@ -328,6 +337,10 @@ def _stat_info(path):
     except OSError as exc:
         if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
             raise
+        if info['is_link'] and not os.path.isdir(os.path.dirname(info['real_path'])):
+            # a dangling dotfile link: the file can be created at its target only if that directory exists
+            raise TargetError('%s is a symlink to %s, whose directory does not exist; nothing was written'
+                              % (path, info['real_path']))
         return info
     if not stat.S_ISREG(st.st_mode):
         raise TargetError('%s exists but is not a regular file' % path)
@@ -395,7 +408,8 @@ def _read_auth(path):
 def phase_read(request):
     user = _user(request.get('owner'))
     home = _resolve_home(request.get('home'), user)
-    result = {'user': user, 'group_gid': _group_gid(request.get('group')), 'home': {'path': home}}
+    result = {'user': user, 'group_gid': _group_gid(request.get('group')), 'home': {'path': home},
+              'euid': os.geteuid()}
     if os.path.isdir(home):
         st = os.stat(home)
         result['home'].update(exists=True, mode='%04o' % stat.S_IMODE(st.st_mode), uid=st.st_uid)

@@ -307,3 +307,37 @@ def test_parse_mode():
         action_mod.parse_mode('rw-r--r--')
     assert action_mod.home_mode(0o644) == 0o755 and action_mod.home_mode(0o640) == 0o750
     assert action_mod.home_mode(None) == 0o700
+
+
+# --- hardening (real-world review) -----------------------------------------------------------------
+
+@pytest.mark.parametrize('bad', [['sk-list-' + 'x9y8z7'], 12345678901234])
+def test_non_string_key_is_refused_not_written_as_its_repr(tmp_path, bad):
+    result, calls = run(tmp_path, block=BLOCK, api_key=bad)
+    assert result['failed'] and 'api_key must be a string' in result['msg']
+    assert 'x9y8z7' not in json.dumps(result) and '12345678901234' not in json.dumps(result)
+    assert calls == [] and os.listdir(tmp_path) == []
+
+
+def test_paste_leftovers_are_removed_with_a_warning(tmp_path):
+    (tmp_path / 'config.toml').write_text('[features]\ngoals = true\nmodel = "gpt-4"\n')
+    result, dummy = run(tmp_path, block=BLOCK)
+    assert result['changed'] and 'removed features.model' in result['warnings'][0]
+    assert 'gpt-4' not in (tmp_path / 'config.toml').read_text()
+
+
+def _state(tmp_path, euid, owner_uid):
+    state = target.phase_read({'home': str(tmp_path / 'codex'), 'owner': None, 'group': None, 'want_auth': True})
+    state['euid'] = euid
+    state['user'] = dict(state['user'], uid=owner_uid, gid=owner_uid)
+    return state
+
+
+def test_unprivileged_run_cannot_give_files_to_another_owner(tmp_path):
+    state = _state(tmp_path, euid=1000, owner_uid=1001)
+    with pytest.raises(action_mod.PlanError, match='cannot change owners'):
+        action_mod.plan({'owner': 'bob', 'block': BLOCK, 'api_key': KEY, 'state': 'present'}, state)
+    # running as the owner itself (become_user: owner) is fine
+    decided = action_mod.plan({'owner': 'alice', 'block': BLOCK, 'api_key': KEY, 'state': 'present'},
+                              _state(tmp_path, euid=1001, owner_uid=1001))
+    assert decided['changed'] and decided['request']['create_home']['uid'] == 1001

@@ -201,3 +201,35 @@ def test_concurrent_runs_never_tear_or_empty_a_file(tmp_path):
     assert final in ['a = %d\n' % value for value in winners]  # whole, and written by a winner
     assert json.loads((tmp_path / 'auth.json').read_text())['OPENAI_API_KEY'].startswith('sk-')
     assert sorted(os.listdir(tmp_path)) == ['auth.json', 'config.toml']
+
+
+# --- hardening (real-world review) -----------------------------------------------------------------
+
+def test_relative_codex_home_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(target.TargetError, match='absolute path'):
+        target.phase_read(read_request('codex-rel'))
+    assert os.listdir(tmp_path) == []
+
+
+def test_dangling_symlink_into_missing_directory_fails_at_read(tmp_path):
+    (tmp_path / 'codex').mkdir()
+    os.symlink(str(tmp_path / 'no-such-dir' / 'config.toml'), str(tmp_path / 'codex' / 'config.toml'))
+    with pytest.raises(target.TargetError, match='whose directory does not exist'):
+        target.phase_read(read_request(tmp_path / 'codex'))
+
+
+def test_dangling_symlink_into_existing_directory_is_created_through(tmp_path):
+    (tmp_path / 'codex').mkdir()
+    (tmp_path / 'dotfiles').mkdir()
+    link = tmp_path / 'codex' / 'config.toml'
+    os.symlink(str(tmp_path / 'dotfiles' / 'codex.toml'), str(link))
+    state = target.phase_read(read_request(tmp_path / 'codex'))
+    assert state['config']['exists'] is False and state['config']['is_link'] is True
+    target.phase_write(FakeModule(), request(tmp_path / 'codex', text='model = "x"\n'), None)
+    assert os.path.islink(str(link)) and (tmp_path / 'dotfiles' / 'codex.toml').read_text() == 'model = "x"\n'
+    assert mode_of(tmp_path / 'dotfiles' / 'codex.toml') == 0o600
+
+
+def test_read_reports_the_effective_uid(tmp_path):
+    assert target.phase_read(read_request(tmp_path))['euid'] == os.geteuid()

@@ -85,8 +85,15 @@ FILES = sorted(os.path.basename(path) for path in glob.glob(os.path.join(CORPUS,
 
 
 def read_fixture(name):
+    """A corpus file as a user has it. Files are stored LF and without BOM (git and ansible-test
+    sanity would object otherwise); ``-crlf`` in the name means CRLF line endings, ``-bom`` a BOM."""
     with open(os.path.join(CORPUS, name), 'r', encoding='utf-8', newline='') as handle:
-        return handle.read()
+        text = handle.read()
+    if '-crlf' in name:
+        text = text.replace('\n', '\r\n')
+    if '-bom' in name:
+        text = '\ufeff' + text
+    return text
 
 
 def desired(mode):
@@ -150,6 +157,8 @@ CASES = [pytest.param(name, mode, id='%s-%s' % (name[:-5], mode)) for name in FI
 
 def test_corpus_is_there():
     assert len(FILES) >= 25
+    assert read_fixture('14-crlf.toml').count('\r\n') == read_fixture('14-crlf.toml').count('\n') > 3
+    assert read_fixture('15-bom-tabs-trailing-ws.toml').startswith('\ufeff#')
 
 
 def test_dashboard_block_matches_setup_page():
