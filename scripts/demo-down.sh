@@ -8,7 +8,7 @@ source "$REPO_ROOT/scripts/lib-demo.sh"
 
 for host in "${DEMO_HOSTS[@]}"; do
   if podman container exists "$host"; then
-    podman rm -f "$host" >/dev/null
+    podman rm -f -t 0 "$host" >/dev/null
     echo "removed $host"
   fi
 done
