@@ -30,7 +30,8 @@ from ansible_collections.bytes4096.codex.plugins.modules.codex_config import _ne
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, 'fixtures', 'real_world')
 REPO_ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..', '..'))
-SETUP_PAGE = '/work/shared/provider-setup-page.txt'
+# The provider's set-up page lives beside the checkout (shared/), where one is present.
+SETUP_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), *(['..'] * 5), 'shared', 'provider-setup-page.txt')
 JUDGE_VERSION = os.environ.get('CODEX_TEST_VERSION', '0.169.0')
 
 # The block exactly as the dashboard shows it (kept here so the test does not depend on a file
