@@ -3,7 +3,7 @@
 # containers from the test image (two laptops with different users, one CI runner), a stand-in
 # provider on each container's loopback, runs bytes4096.codex.deploy with the demo vault, then
 # bytes4096.codex.audit, and prints the audit summary and where the report is.
-# Against your own fleet run the same playbooks with your inventory instead (docs/fleet.md):
+# Against your own fleet run the same playbooks with your inventory instead (README.md, "Your own inventory"):
 #   ansible-playbook bytes4096.codex.deploy -i inventory/ --ask-vault-pass
 set -euo pipefail
 # shellcheck source=scripts/env.sh
