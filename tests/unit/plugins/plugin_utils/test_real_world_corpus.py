@@ -34,25 +34,11 @@ REPO_ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..', '..'))
 SETUP_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), *(['..'] * 5), 'shared', 'provider-setup-page.txt')
 JUDGE_VERSION = os.environ.get('CODEX_TEST_VERSION', '0.169.0')
 
-# The block exactly as the dashboard shows it (kept here so the test does not depend on a file
-# outside the repository; test_dashboard_block_matches_setup_page checks it when that file exists).
-DASHBOARD_BLOCK = '''model_provider = "OpenAI"
-model = "gpt-5.5"
-review_model = "gpt-5.5"
-model_reasoning_effort = "xhigh"
-disable_response_storage = true
-network_access = "enabled"
-windows_wsl_setup_acknowledged = true
-
-[model_providers.OpenAI]
-name = "OpenAI"
-base_url = "https://api.4096bytes.com"
-wire_api = "responses"
-requires_openai_auth = true
-
-[features]
-goals = true
-'''
+# The block exactly as the dashboard shows it (tests/unit/fixtures/dashboard-block.toml);
+# test_dashboard_block_matches_setup_page checks it against the provider page when that exists.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'dashboard-block.toml'),
+          encoding='utf-8') as _block_file:
+    DASHBOARD_BLOCK = _block_file.read()
 LOOPBACK = 'http://127.0.0.1:9'
 # mode -> (block, settings, model, base_url Codex must use)
 MODES = {

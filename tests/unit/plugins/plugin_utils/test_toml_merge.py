@@ -2,6 +2,7 @@
 """Table-driven tests and properties of the controller-side TOML merge engine."""
 from __future__ import annotations
 
+import os
 import tomllib
 
 import pytest
@@ -11,23 +12,9 @@ from ansible_collections.bytes4096.codex.plugins.plugin_utils._toml_merge import
     TomlMergeError, desired_data, key_fingerprint, merge_config, normalize_api_key, validate_config,
 )
 
-DASHBOARD_BLOCK = '''model_provider = "OpenAI"
-model = "gpt-5.5"
-review_model = "gpt-5.5"
-model_reasoning_effort = "xhigh"
-disable_response_storage = true
-network_access = "enabled"
-windows_wsl_setup_acknowledged = true
-
-[model_providers.OpenAI]
-name = "OpenAI"
-base_url = "https://api.4096bytes.com"
-wire_api = "responses"
-requires_openai_auth = true
-
-[features]
-goals = true
-'''
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'dashboard-block.toml'),
+          encoding='utf-8') as _block_file:
+    DASHBOARD_BLOCK = _block_file.read()
 DASHBOARD = tomllib.loads(DASHBOARD_BLOCK)
 
 
