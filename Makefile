@@ -2,13 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help test deploy deploy-inventory demo-rotate demo-audit demo-down bootstrap lint sanity units build-check molecule bench
+.PHONY: help test deploy deploy-inventory demo-rotate demo-audit demo-offboard demo-down bootstrap lint sanity units build-check molecule bench
 
 help:
 	@echo "make test         - set up everything from a bare machine and run the whole suite"
 	@echo "make deploy       - deploy Codex to the local demo fleet (podman) and print the audit summary"
 	@echo "make deploy-inventory INVENTORY=path [VAULT_PASSWORD_FILE=path] - deploy your own fleet"
-	@echo "make demo-rotate | demo-audit | demo-down - rotate the demo key, audit, tear the demo down"
+	@echo "make demo-rotate | demo-audit | demo-offboard | demo-down - rotate the demo key, audit, offboard bob, tear the demo down"
 	@echo "make lint | sanity | units | build-check | molecule [SCENARIO=name] | bench"
 
 test:
@@ -25,6 +25,9 @@ demo-rotate:
 
 demo-audit:
 	bash scripts/demo-audit.sh
+
+demo-offboard:
+	bash scripts/demo-offboard.sh
 
 demo-down:
 	bash scripts/demo-down.sh

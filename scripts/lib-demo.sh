@@ -11,6 +11,11 @@ DEMO_ROTATED_KEY="$DEMO_STATE/rotated-key.DEMO-ONLY.yml"
 DEMO_HOSTS=(demo-laptop-1 demo-laptop-2 demo-ci-1)
 DEMO_LABEL="io.bytes4096.codex.demo=1"
 
+# A progress line with the seconds since the script started.
+demo_step() {
+  printf '== [%3ds] %s\n' "$SECONDS" "$*"
+}
+
 demo_playbook() {
   local extra=()
   if [ -f "$DEMO_ROTATED_KEY" ]; then
@@ -39,5 +44,8 @@ print(report["summary_line"])
 for host in report["hosts"]:
     if host["status"] not in ("ok", "rotated"):
         print("  {0}: {1}".format(host["host"], host["status"]))
+    for user in host.get("users", []):
+        if user.get("status") == "offboarded":
+            print("  {0}: {1} offboarded (no key stored)".format(host["host"], user["user"]))
 PY
 }

@@ -12,6 +12,7 @@ decide the status of every user and host. Keys never reach these filters, only f
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
@@ -23,6 +24,8 @@ DEFAULT_GATING_CHECKS = (
     'network.provider_reachability',
 )
 STATUS_ORDER = ('ok', 'warning', 'failing')
+# per account only: an account declared absent that holds no key counts as ok for its host
+USER_STATUSES = STATUS_ORDER + ('offboarded',)
 ROTATION_ORDER = ('rotated', 'failed', 'not reached')
 
 
@@ -40,7 +43,7 @@ def _as_text(value):
     return value if isinstance(value, str) else str(value)
 
 
-def _parse_doctor(stdout):
+def parse_doctor(stdout):
     """Return the parsed ``codex doctor --json`` document, or None when stdout is not one."""
     text = _as_text(stdout).strip()
     if not text:
@@ -61,7 +64,7 @@ def _parse_doctor(stdout):
     return doc
 
 
-def _detail(check, name):
+def detail(check, name):
     details = (check or {}).get('details') or {}
     value = details.get(name)
     if isinstance(value, list):
@@ -69,89 +72,200 @@ def _detail(check, name):
     return _as_text(value) if value is not None else None
 
 
+def credentials_problem(doc):
+    """What Codex would send instead of the fleet key, with the fix; None when it sends the key."""
+    check = doc['checks'].get('auth.credentials') or {}
+    mode = (detail(check, 'stored auth mode') or '').lower().replace('_', '')
+    if check.get('status') == 'fail' or not check:
+        return ('Codex finds no credentials it can use ({0}) and would send requests without a key: '
+                'run deploy (or rotate_key) to write the key; an auth.json Codex cannot read needs '
+                'codex_configure_force: true'.format(_as_text(check.get('summary')) or 'auth.credentials missing'))
+    if mode and mode != 'apikey':
+        return ('Codex would send the ChatGPT login (stored auth mode {0}) to the provider instead of '
+                'the fleet key: run deploy, which stores the key with auth_mode apikey'.format(
+                    detail(check, 'stored auth mode')))
+    return None
+
+
 def _install_method(doc):
     for check_id, name in (('runtime.provenance', 'install method'), ('installation', 'install context')):
-        value = _detail(doc['checks'].get(check_id), name)
+        value = detail(doc['checks'].get(check_id), name)
         if value:
             return value.split(' ', 1)[0].split('(', 1)[0].strip() or value
     return None
 
 
+def _provider_host(doc):
+    """host[:port] Codex contacts for the provider, from the reachability check's URLs."""
+    details = ((doc['checks'].get('network.provider_reachability') or {}).get('details') or {})
+    for value in details.values():
+        text = _as_text(value)
+        for word in text.split():
+            if '://' in word:
+                return urlsplit(word).netloc.rsplit('@', 1)[-1]
+    return None
+
+
+# Warnings of non-gating checks that a healthy managed host shows, and what they mean.
+EXPLAINED = {
+    'updates.status': 'the latest-version probe cannot leave the network (expected with filtered '
+                      'egress; a pinned fleet sets check_for_update_on_startup = false)',
+}
+
+
 def _check_message(check_id, check):
     message = '{0}: {1}'.format(check_id, _as_text(check.get('summary')) or check.get('status'))
     if check_id == 'config.load':
-        warning = _detail(check, 'startup warning') or _detail(check, 'error')
+        warning = detail(check, 'startup warning') or detail(check, 'error')
         if warning:
             message += ' ({0})'.format(' '.join(warning.split()))
     return message
 
 
+def _runs(record):
+    """The doctor runs of a record: [{shell, rc, stdout, stderr}] (older records: one run)."""
+    runs = record.get('runs')
+    if isinstance(runs, list):
+        return runs
+    if 'doctor_stdout' in record:
+        return [{'shell': None, 'rc': record.get('doctor_rc'), 'stdout': record.get('doctor_stdout'), 'stderr': ''}]
+    return []
+
+
 def audit_user(record, gating_checks=DEFAULT_GATING_CHECKS):
-    """Judge one user's raw audit record; returns the report row for that user."""
+    """Judge one account's raw audit record; returns the report row for that account.
+
+    A record holds the account (``user``, ``scope``, ``state``, ``exists``, ``codex_home``), the
+    key state codex_config read (``key``: fingerprint, auth_mode, credentials, repaired, error),
+    one ``codex doctor --json`` run per shell (``runs``) and what the inventory intends
+    (``expected``). An account declared absent is ``offboarded`` when it holds no key.
+    """
     if not isinstance(record, dict):
         raise AnsibleFilterError('fleet_report: every audit record must be a dictionary')
     expected = record.get('expected') or {}
+    key = record.get('key') if isinstance(record.get('key'), dict) else {'fingerprint': record.get('fingerprint')}
     row = {
         'user': _as_text(record.get('user')),
         'scope': _as_text(record.get('scope') or 'user'),
+        'state': _as_text(record.get('state') or 'present'),
         'codex_home': _as_text(record.get('codex_home')),
         'codex_version': None,
         'install_method': None,
         'model': None,
         'provider': None,
-        'fingerprint': record.get('fingerprint') or None,
+        'provider_host': None,
+        'fingerprint': key.get('fingerprint') or None,
+        'auth_mode': key.get('auth_mode'),
+        'credentials': key.get('credentials'),
         'expected_model': expected.get('model'),
         'expected_provider': expected.get('provider'),
         'expected_fingerprint': expected.get('fingerprint') or None,
         'doctor_status': None,
         'checks': {},
+        'shells': [],
         'problems': [],
         'warnings': [],
         'notes': [],
     }
     problems, warnings, notes = row['problems'], row['warnings'], row['notes']
 
-    version_out = _as_text(record.get('version_stdout')).strip()
-    if record.get('version_rc', 1) == 0 and version_out:
-        row['codex_version'] = version_out.split()[-1]
-    else:
-        problems.append('codex is not runnable for this user')
+    if record.get('exists') is False:
+        if row['state'] == 'absent':
+            row['status'] = 'warning'
+            warnings.append('declared absent and the account no longer exists: a Codex home it kept '
+                            'cannot be attributed; check it by hand, then remove the account from '
+                            'codex_configure_users')
+        else:
+            row['status'] = 'failing'
+            problems.append('the account does not exist on the host')
+        return row
 
-    doc = _parse_doctor(record.get('doctor_stdout'))
-    if doc is None:
-        problems.append('codex doctor --json gave no report (rc {0})'.format(record.get('doctor_rc')))
-    else:
-        row['doctor_status'] = doc.get('overallStatus')
-        row['codex_version'] = doc.get('codexVersion') or row['codex_version']
-        row['install_method'] = _install_method(doc)
+    if key.get('error'):
+        problems.append('auth.json could not be read: {0}'.format(key['error']))
+
+    if row['state'] == 'absent':
+        if row['fingerprint']:
+            problems.append('offboarded, but auth.json still holds key {0}: run deploy or offboard, then '
+                            'revoke the key at the provider'.format(row['fingerprint']))
+        row['status'] = 'failing' if problems else 'offboarded'
+        return row
+
+    wants_key = expected.get('key', True) and row['scope'] == 'user'
+    gating = [c for c in gating_checks if wants_key or c != 'auth.credentials']
+    runs = _runs(record)
+    if not runs:
+        problems.append('codex doctor was not run')
+    statuses = []
+    for run in runs:
+        shell = run.get('shell')
+        prefix = '({0} shell) '.format(shell) if shell and len(runs) > 1 else ''
+        if shell:
+            row['shells'].append(shell)
+        doc = parse_doctor(run.get('stdout'))
+        if doc is None:
+            err = ' '.join(_as_text(run.get('stderr')).split())[-200:]
+            problems.append('{0}codex doctor --json gave no report (rc {1}){2}'.format(
+                prefix, run.get('rc'), ': ' + err if err else ''))
+            statuses.append('fail')
+            continue
+        if row['codex_version'] is None:
+            row['codex_version'] = doc.get('codexVersion')
+            row['install_method'] = _install_method(doc)
+            config = doc['checks'].get('config.load') or {}
+            row['model'] = detail(config, 'model')
+            row['provider'] = detail(config, 'model provider')
+            row['provider_host'] = _provider_host(doc)
+        elif doc.get('codexVersion') != row['codex_version']:
+            problems.append('{0}runs Codex {1}, another shell runs {2}'.format(
+                prefix, doc.get('codexVersion'), row['codex_version']))
         config = doc['checks'].get('config.load') or {}
-        row['model'] = _detail(config, 'model')
-        row['provider'] = _detail(config, 'model provider')
+        for name, want, got in (('model', row['expected_model'], detail(config, 'model')),
+                                ('model provider', row['expected_provider'], detail(config, 'model provider'))):
+            if want and got != want:
+                problems.append('{0}{1} is {2!r}, inventory wants {3!r}'.format(prefix, name, got, want))
         for check_id in sorted(doc['checks']):
             check = doc['checks'][check_id] or {}
             status = check.get('status')
             row['checks'][check_id] = status
+            if check_id in gating:
+                statuses.append(status)
             if status not in ('warning', 'fail'):
                 continue
-            message = _check_message(check_id, check)
-            if check_id in gating_checks:
+            message = prefix + _check_message(check_id, check)
+            if check_id in gating:
                 (problems if status == 'fail' else warnings).append(message)
+            elif check_id in EXPLAINED:
+                notes.append('{0}{1}: {2}'.format(prefix, check_id, EXPLAINED[check_id]))
             else:
                 notes.append(message)
-        for check_id in gating_checks:
+        for check_id in gating:
             if check_id not in doc['checks']:
-                problems.append('{0}: missing from the doctor report'.format(check_id))
+                problems.append('{0}{1}: missing from the doctor report'.format(prefix, check_id))
+        if wants_key:
+            problem = credentials_problem(doc)
+            if problem and (prefix + problem) not in problems:
+                problems.append(prefix + problem)
+    row['doctor_status'] = _worst((s if s in ('warning', 'fail') else 'ok' for s in statuses),
+                                  ('ok', 'warning', 'fail')) if statuses else None
 
-    if row['expected_model'] and row['model'] != row['expected_model']:
-        problems.append('model is {0!r}, inventory wants {1!r}'.format(row['model'], row['expected_model']))
-    if row['expected_provider'] and row['provider'] != row['expected_provider']:
-        problems.append('model provider is {0!r}, inventory wants {1!r}'.format(
-            row['provider'], row['expected_provider']))
-    if expected.get('key', True):
-        if not row['fingerprint']:
-            problems.append('no API key in auth.json')
-        elif row['expected_fingerprint'] and row['fingerprint'] != row['expected_fingerprint']:
-            problems.append('key {0} is not the vault key {1}'.format(row['fingerprint'], row['expected_fingerprint']))
+    if wants_key:
+        if not row['fingerprint'] and not key.get('error'):
+            problems.append('no API key in auth.json: run deploy')
+        elif row['expected_fingerprint'] and row['fingerprint'] and row['fingerprint'] != row['expected_fingerprint']:
+            problems.append('key {0} is not the vault key {1}: run rotate_key'.format(
+                row['fingerprint'], row['expected_fingerprint']))
+        if row['auth_mode'] not in (None, 'apikey'):
+            problems.append('auth.json stores auth_mode {0!r}: Codex would send that login instead of the key; '
+                            'run deploy, which sets auth_mode apikey'.format(row['auth_mode']))
+        if row['credentials'] == 'chatgpt':
+            problems.append('Codex would send a ChatGPT token to the provider, not the key: run deploy')
+        elif row['credentials'] in ('unreadable', 'none'):
+            problems.append('Codex cannot use the credentials in auth.json ({0}) and would send no key: run '
+                            'deploy (with codex_configure_force: true for an auth.json it cannot parse)'.format(
+                                row['credentials']))
+    if key.get('repaired'):
+        warnings.append('loose modes: {0} (deploy repairs them)'.format(
+            ', '.join(_as_text(r) for r in key['repaired'])))
 
     row['status'] = 'failing' if problems else ('warning' if warnings else 'ok')
     return row
@@ -194,7 +308,8 @@ def fleet_report(audits, hosts=None, gating_checks=None, generated=None):
         problems = [] if users else ['no Codex users or system layer configured for this host']
         if audit.get('error'):
             problems.append(_as_text(audit['error']))
-        status = 'failing' if problems else _worst(u['status'] for u in users)
+        status = 'failing' if problems else _worst(
+            'ok' if u['status'] == 'offboarded' else u['status'] for u in users)
         report_hosts.append({'host': name, 'status': status, 'users': users, 'problems': problems})
 
     counts = dict((s, sum(1 for h in report_hosts if h['status'] == s)) for s in STATUS_ORDER)
@@ -256,6 +371,14 @@ def _cell(value):
     return ' '.join(text.replace('|', '\\|').split())
 
 
+def _provider_cell(user):
+    host = user.get('provider_host')
+    provider = user.get('provider')
+    if provider and host:
+        return '{0} ({1})'.format(host, provider)
+    return host or provider
+
+
 def fleet_report_markdown(report):
     """Render a report from fleet_report or rotation_report as a Markdown document."""
     if not isinstance(report, dict) or report.get('kind') not in ('audit', 'rotation'):
@@ -278,9 +401,11 @@ def fleet_report_markdown(report):
                     host['host'],
                     user['user'] + (' (system layer)' if user['scope'] == 'system' else ''),
                     user['status'], user['codex_version'], user['install_method'], user['model'],
-                    user['provider'], user['fingerprint'], user['doctor_status'], '; '.join(findings)))))
-        lines += ['', 'Gating doctor checks: {0}. Other checks appear as notes.'.format(
-            ', '.join(report.get('gating_checks') or []))]
+                    _provider_cell(user), user['fingerprint'], user['doctor_status'], '; '.join(findings)))))
+        lines += ['', 'Gating doctor checks: {0}. Other checks appear as notes. Provider: the host Codex '
+                  'sends requests to (provider id). Doctor: the worst gating check over the shells '
+                  'Codex was run in. offboarded: declared absent, and no key is stored.'.format(
+                      ', '.join(report.get('gating_checks') or []))]
     else:
         lines += ['# Codex key rotation', '']
         if report.get('generated'):

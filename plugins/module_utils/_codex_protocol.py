@@ -158,6 +158,9 @@ AUTH_FIELDS = dict(_PATH_FIELDS, **{
                  'three dot-separated parts whose payload is base64url JSON), unparseable (anything '
                  'else: Codex then cannot read auth.json at all).', nullable=True,
                  choices=TOKENS_CHOICES),
+    'unreadable_fields': _f('list', 'Fields that make Codex unable to read the whole file (auth_mode not '
+                            'known, OPENAI_API_KEY not a string, last_refresh not RFC 3339, tokens '
+                            'unparseable); empty when readable.', nullable=True, elements='str'),
     'credentials': _f('str', 'What Codex will use from this file: apikey (the stored key), chatgpt '
                       '(the login tokens: Codex sends the ChatGPT token to the provider), unreadable '
                       '(Codex cannot read the file), none (no credentials).', nullable=True,
@@ -232,13 +235,16 @@ SCHEMA = {
             'lock_timeout': _f('int', 'Seconds to wait for the lock of another run before failing.',
                                required=True),
             'create_home': _f('bool', 'Create the Codex home when missing.', required=True),
-            'home_mode': _f('str', 'Mode of the Codex home (created or repaired).' + _MODE_DOC,
-                            nullable=True),
+            'config_mode': _f('str', 'The config_mode option as four octal digits (null: not given). The '
+                              'host side applies the mode rules itself: Codex home 0700 for an account '
+                              '(plus r-x for group/other where config_mode grants read), group/other '
+                              'write cleared for root access; config.toml config_mode, else its mode '
+                              'without group/other write (new: 0600); auth.json and key backups 0600.',
+                              nullable=True),
             'config': _f('dict', 'What to do with config.toml.', required=True, fields={
                 'text': _f('str', 'New content; null = content unchanged.', nullable=True),
                 'expect_sha256': _f('str', 'sha256 the file must still have (null: must not exist) '
                                     'when text is set.', nullable=True),
-                'mode': _f('str', 'Mode to set (new file or repair).' + _MODE_DOC, nullable=True),
                 'backup': _f('bool', 'Keep a backup before changing the content.', required=True),
             }),
             'auth': _f('dict', 'What to do with auth.json (null: leave it alone).', nullable=True, fields={
@@ -273,8 +279,12 @@ SCHEMA = {
                 'content_changed': _f('bool', 'New content was renamed into place or the file deleted.',
                                       required=True),
                 'backup_file': _f('str', 'Private backup made before the change.', nullable=True),
-                'tokens_backed_up': _f('bool', 'An unparseable tokens object was dropped (kept in '
-                                       'backup_file).', required=True),
+                'tokens_backed_up': _f('bool', 'On a set, fields that made Codex unable to read auth.json (an '
+                                       'unparseable tokens object, a bad last_refresh) were dropped; the old '
+                                       'file is in backup_file (a private backup is always made then).',
+                                       required=True),
+                'dropped_fields': _f('list', 'Names of the fields dropped (see tokens_backed_up); optional.',
+                                     nullable=True, elements='str'),
                 'exists': _f('bool', 'auth.json exists after the trip (read back from disk).', nullable=True),
                 'key_fingerprint': _f('str', 'Fingerprint of the key on disk after the trip (read back).',
                                       nullable=True),
@@ -423,3 +433,44 @@ def export():
                   'temp_suffix': TEMP_SUFFIX, 'auth_backup_prefix': AUTH_BACKUP_PREFIX,
                   'backup_suffix': BACKUP_SUFFIX},
     }
+
+
+# ---- mode rules: the host side applies them, the planner uses them to predict (check mode) ----
+
+def parse_octal(text):
+    """'0644' -> 0o644; None -> None."""
+    return None if text is None else int(text, 8)
+
+
+def home_mode(config_mode):
+    """An account's Codex home: 0700, plus r-x for group/other where config_mode grants read."""
+    mode = 0o700
+    if config_mode is not None:
+        if config_mode & 0o040:
+            mode |= 0o050
+        if config_mode & 0o004:
+            mode |= 0o005
+    return mode
+
+
+def wanted_mode(what, current, access, config_mode=None):
+    """The mode a write trip leaves on ``what`` (home | config | auth | auth_backup).
+
+    ``current`` is the mode now (None: the object is new). Returns an int.
+    """
+    if what == 'home':
+        if access == 'root':
+            # the system layer (or a root-owned location): keep what the operator chose, minus
+            # group/other write; a new one follows config_mode like an account's home
+            return home_mode(config_mode) if current is None else current & ~0o7022
+        return home_mode(config_mode)
+    if what == 'config':
+        if config_mode is not None:
+            return config_mode & ~0o7022
+        return 0o600 if current is None else current & ~0o7022
+    return 0o600
+
+
+def loose(what, current, access, config_mode=None):
+    """True when ``current`` grants more than the rules allow (what a write trip repairs)."""
+    return bool(current & ~wanted_mode(what, current, access, config_mode) & 0o7777)

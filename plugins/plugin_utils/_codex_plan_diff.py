@@ -19,6 +19,10 @@ try:
     from ansible_collections.bytes4096.codex.plugins.plugin_utils._toml_merge import mask_secrets as _engine_mask
 except ImportError:  # the merge engine may not have it yet; the local masker below is used then
     _engine_mask = None
+try:
+    from ansible_collections.bytes4096.codex.plugins.plugin_utils._toml_merge import is_secret_path as _engine_rule
+except ImportError:
+    _engine_rule = None
 
 MASK = '"********"'
 HIDDEN = '(content hidden: it holds values that look like secrets and could not be masked safely)\n'
@@ -33,7 +37,7 @@ class _Unparsable(Exception):
     pass
 
 
-def is_secret_path(path):
+def local_is_secret_path(path):
     """True when a value at dotted ``path`` (a tuple of key parts) may be a secret."""
     lowered = [part.lower() for part in path]
     for index, part in enumerate(lowered):
@@ -173,7 +177,7 @@ class _Scanner(object):
                 self.pos -= 1
             if self.pos == start:
                 raise _Unparsable()
-        if is_secret_path(path) and not any(s <= start and self.pos <= e for s, e in self.spans):
+        if local_is_secret_path(path) and not any(s <= start and self.pos <= e for s, e in self.spans):
             # an outer secret span covers inner ones; keep only the outermost
             self.spans = [(s, e) for s, e in self.spans if not (start <= s and e <= self.pos)]
             self.spans.append((start, self.pos))
@@ -206,7 +210,7 @@ class _Scanner(object):
                 raise _Unparsable()
 
 
-def _secret_strings(text):
+def _secret_strings(text, rule):
     """String values at secret-looking paths (long enough to be told apart), from a strict parse."""
     if _tomllib is None:
         return []
@@ -223,7 +227,7 @@ def _secret_strings(text):
         elif isinstance(value, list):
             for item in value:
                 walk(item, path)
-        elif isinstance(value, str) and len(value) >= 6 and is_secret_path(path):
+        elif isinstance(value, str) and len(value) >= 6 and rule(path):
             found.append(value)
     walk(data, ())
     return found
@@ -253,8 +257,11 @@ def mask_config_text(text):
     """
     if not text:
         return text or ''
-    masked = _engine_mask(text) if _engine_mask is not None else _local_mask(text)
-    secrets = _secret_strings(text)
+    if _engine_mask is not None:
+        masked, rule = _engine_mask(text), _engine_rule or local_is_secret_path
+    else:
+        masked, rule = _local_mask(text), local_is_secret_path
+    secrets = _secret_strings(text, rule)
     if secrets is None:
         return HIDDEN
     if any(secret in masked for secret in secrets):

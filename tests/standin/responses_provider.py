@@ -12,13 +12,18 @@ answers the way the Codex CLI expects:
 Keys never reach the log or the command line: the ``Authorization`` header is recorded as
 ``Bearer sha256:<16 hex>``, the same fingerprint ``bytes4096.codex.codex_config`` returns as
 ``key_fingerprint``, and ``--accept FINGERPRINT`` (repeatable) makes it answer ``401`` to any other
-bearer, so a test can tell a rotated key from a stale one. Only the Python standard library is
-used, so it runs inside the test containers as it is.
+bearer, so a test can tell a rotated key from a stale one. ``--accept-file FILE`` does the same
+with one fingerprint per line, read again whenever the file changes, so a test can accept the old
+and the new key during a rotation and then revoke the old one without a restart, the way a real
+provider does. Like a real provider it accepts no key at all unless it was given some:
+``--accept-any`` must be asked for explicitly. Only the Python standard library is used, so it
+runs inside the test containers as it is.
 """
 
 import argparse
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -105,8 +110,9 @@ class RecordingHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def _authorised(self):
-        accepted = self.server.accepted
-        return not accepted or bearer_fingerprint(self.headers.get("Authorization")) in accepted
+        if self.server.accept_any:
+            return True
+        return bearer_fingerprint(self.headers.get("Authorization")) in self.server.accepted_now()
 
     def _handle(self):
         body = self._read_body()
@@ -114,7 +120,11 @@ class RecordingHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].rstrip("/")
         if path.endswith("/responses") or path.endswith("/models"):
             if not self._authorised():
-                error = {"error": {"message": "invalid api key", "type": "invalid_request_error"}}
+                presented = bearer_fingerprint(self.headers.get("Authorization"))
+                error = {"error": {
+                    "message": "stand-in provider: {0} is not an accepted key".format(
+                        presented or "a request without Authorization"),
+                    "type": "invalid_request_error", "code": "invalid_api_key"}}
                 self._send(401, "application/json", json.dumps(error).encode("utf-8"))
                 return
         if self.command == "POST" and path.endswith("/responses"):
@@ -132,6 +142,35 @@ class RecordingHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_HEAD = _handle
 
 
+class AcceptList(object):
+    """Accepted fingerprints: the --accept values plus the lines of --accept-file (re-read on change)."""
+
+    def __init__(self, fixed, path):
+        self.fixed = set(fixed)
+        self.path = path
+        self.lock = threading.Lock()
+        self.stamp = None
+        self.from_file = set()
+
+    def __call__(self):
+        if not self.path:
+            return self.fixed
+        with self.lock:
+            try:
+                info = os.stat(self.path)
+                stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+            except OSError:
+                stamp = None
+            if stamp != self.stamp:
+                self.stamp = stamp
+                lines = []
+                if stamp is not None:
+                    with open(self.path, encoding="utf-8") as handle:
+                        lines = handle.read().split()
+                self.from_file = set(line for line in lines if line.startswith("sha256:"))
+            return self.fixed | self.from_file
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
@@ -141,9 +180,15 @@ def main(argv=None):
     parser.add_argument("--model", action="append", default=[], help="model name listed by /models")
     parser.add_argument("--accept", action="append", default=[], metavar="FINGERPRINT",
                         help="answer 401 unless the bearer key has this fingerprint (repeatable)")
+    parser.add_argument("--accept-file", metavar="FILE",
+                        help="accepted fingerprints, one per line, re-read whenever the file changes")
+    parser.add_argument("--accept-any", action="store_true",
+                        help="accept any key or none (never in a test that judges keys)")
     args = parser.parse_args(argv)
     if args.host not in LOOPBACK:
         parser.error("the stand-in provider only listens on loopback")
+    if not (args.accept or args.accept_file or args.accept_any):
+        parser.error("say which keys to accept: --accept FINGERPRINT, --accept-file FILE or --accept-any")
 
     server = ThreadingHTTPServer((args.host, args.port), RecordingHandler)
     server.daemon_threads = True
@@ -151,7 +196,8 @@ def main(argv=None):
     server.log_lock = threading.Lock()
     server.reply = args.reply
     server.models = args.model or ["gpt-5.5"]
-    server.accepted = set(args.accept)
+    server.accept_any = args.accept_any
+    server.accepted_now = AcceptList(args.accept, args.accept_file)
     open(args.log, "a").close()
     sys.stdout.write("stand-in provider on http://{0}:{1}\n".format(args.host, args.port))
     sys.stdout.flush()

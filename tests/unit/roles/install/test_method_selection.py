@@ -120,13 +120,9 @@ def test_per_user_installs_are_refused_for_connection_account_methods():
     assert "powershell method installs for the connecting account only" in message
 
 
-@pytest.mark.parametrize(
-    ("users", "scope", "run_as"),
-    [([], "system", ["root"]), (["alice", "bob"], "user", ["alice", "bob"])],
-)
-def test_scope_follows_the_user_list(users, scope, run_as):
+@pytest.mark.parametrize(("users", "scope"), [([], "system"), (["alice", "bob"], "user")])
+def test_scope_follows_the_user_list(users, scope):
     assert render("debian", "_codex_scope", codex_install_users=users).strip() == scope
-    assert list(render("debian", "_codex_run_as", codex_install_users=users)) == run_as
     assert render("debian", "_codex_slot", codex_install_users=users).strip() == f"script_{scope}"
 
 
@@ -136,3 +132,61 @@ def test_scope_follows_the_user_list(users, scope, run_as):
 )
 def test_checksum_pin_is_normalised_for_get_url(pin, expected):
     assert render("debian", "_codex_script_checksum", codex_install_script_checksum=pin).strip() == expected
+
+
+# ----- Host from the survey module, https-only installers, what the survey leads to ----------------
+
+def test_the_survey_replaces_gathered_facts():
+    survey = {"host": {"system": "Darwin", "os_family": "Darwin", "architecture": "arm64", "pkg_mgr": "homebrew"}}
+    # Facts say Debian; the survey (what the play now uses instead of gather_facts) wins.
+    assert render("debian", "_codex_platform", __codex_info=survey).strip() == "darwin"
+    assert render("debian", "_codex_method", __codex_info=survey, codex_install_method="homebrew").strip() == "homebrew"
+    assert render("debian", "_codex_selection_error", __codex_info=survey,
+                  codex_install_method="homebrew").strip() == ""
+
+
+@pytest.mark.parametrize("url", ["http://mirror.example/install.sh", "ftp://mirror.example/install.sh",
+                                 "mirror.example/install.sh", "HTTP://127.0.0.1:8080/install.sh"])
+def test_the_installer_url_must_be_https(url):
+    message = render("debian", "_codex_selection_error", codex_install_script_url=url)
+    assert "codex_install_script_url must be an https:// URL" in message
+    # The URL itself is not echoed (it may carry credentials), only its scheme.
+    assert "mirror.example" not in message and "127.0.0.1" not in message
+
+
+def test_https_urls_pass_and_removal_never_needs_a_url():
+    assert render("debian", "_codex_selection_error", codex_install_script_url="HTTPS://m.example/i.sh").strip() == ""
+    assert render("debian", "_codex_selection_error", codex_state="absent",
+                  codex_install_script_url="http://m.example/i.sh").strip() == ""
+
+
+def test_install_ps1_url_must_be_https():
+    message = render("windows", "_codex_selection_error", codex_install_powershell_url="http://m.example/i.ps1")
+    assert "codex_install_powershell_url must be an https:// URL" in message
+
+
+def installs(*entries):
+    return {"installs": [dict({"version": "", "complete": False, "profiles": []}, **e) for e in entries]}
+
+
+def test_pending_and_other_installs_from_the_survey():
+    survey = installs(
+        {"slot": "script_user", "user": "alice", "version": "0.169.0", "complete": True},
+        {"slot": "script_user", "user": "bob", "version": "0.166.0", "complete": True},
+        {"slot": "script_user", "user": "carol", "version": "0.169.0", "complete": False},
+        {"slot": "script_user", "user": "dave"},
+        {"slot": "npm_user", "user": "bob", "version": "0.150.0", "complete": True},
+        {"slot": "npm_user", "user": "alice"},
+        {"slot": "script_system", "user": "root"},
+    )
+    common = dict(__codex_info=survey, codex_install_users=["alice", "bob", "carol", "dave"])
+    own = render("debian", "_codex_own", **common)
+    assert [o["user"] for o in own] == ["alice", "bob", "carol", "dave"]
+    pending = render("debian", "_codex_pending", codex_version="0.169.0", **common)
+    assert sorted(p["user"] for p in pending) == ["bob", "carol", "dave"]
+    pending_latest = render("debian", "_codex_pending", **common)
+    assert sorted(p["user"] for p in pending_latest) == ["carol", "dave"]
+    pending_update = render("debian", "_codex_pending", codex_update=True, **common)
+    assert len(pending_update) == 4
+    others = render("debian", "_codex_others", **common)
+    assert [(o["slot"], o["user"]) for o in others] == [("npm_user", "bob")]

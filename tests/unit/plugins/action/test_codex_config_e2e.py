@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+"""The action plugin against the real host side (plugins/modules/codex_config.py) in this process.
+
+Only ``_execute_module`` is replaced: it calls the module's read and write phases directly, so the
+requests, answers and files are real. Runs as root over a root-owned directory (access ``root``),
+and over a throwaway account's home (access ``account``: the module's child drops to the account).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import key_fingerprint
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_protocol import PROTOCOL_VERSION
+
+from codex_action_fakes import BLOCK, KEY, OTHER_KEY, make_action
+
+try:
+    from ansible_collections.bytes4096.codex.plugins.modules import codex_config as target
+    SPEAKS_PROTOCOL = hasattr(target, 'phase_write') and getattr(target.proto, 'PROTOCOL_VERSION', None) == PROTOCOL_VERSION
+except Exception:  # noqa: B902 - the host side may be mid-rewrite; the tests say so instead of erroring
+    target, SPEAKS_PROTOCOL = None, False
+
+pytestmark = [
+    pytest.mark.skipif(not SPEAKS_PROTOCOL, reason='the host side does not speak this protocol version yet'),
+    pytest.mark.skipif(os.geteuid() != 0, reason='the host side is run as root, as playbooks run it'),
+]
+
+
+class RealHost(object):
+    windows = False
+
+    def __init__(self):
+        self.phases = []
+
+    def __call__(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        module_args = json.loads(json.dumps(module_args))
+        phase, request = module_args['_codex_phase'], module_args['_codex_request']
+        self.phases.append(phase)
+        try:
+            if phase == 'read':
+                return {'changed': False, 'state': target.phase_read(request)}
+            written, error = target.phase_write(request, module_args.get('_codex_secret'))
+        except target.TargetError as exc:
+            return {'failed': True, 'msg': str(exc)}
+        if error is not None:
+            return {'failed': True, 'msg': error, 'written': written, 'changed': target.written_changed(written)}
+        return {'changed': target.written_changed(written), 'written': written}
+
+
+def run(check_mode=False, **args):
+    host = RealHost()
+    result = make_action(args, host, check_mode=check_mode).run(task_vars={})
+    return result, host.phases
+
+
+def test_root_home_first_run_then_idempotent(tmp_path):
+    home = tmp_path / 'codex'
+    result, phases = run(codex_home=str(home), block=BLOCK, api_key=KEY)
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] and phases == ['read', 'write'] and result['key_fingerprint'] == key_fingerprint(KEY)
+    assert stat.S_IMODE(os.stat(home / 'auth.json').st_mode) == 0o600
+    assert json.loads((home / 'auth.json').read_text())['OPENAI_API_KEY'] == KEY
+    again, phases = run(codex_home=str(home), block=BLOCK, api_key=KEY)
+    assert not again['changed'] and phases == ['read']
+
+
+def test_check_mode_prediction_matches_the_real_run(tmp_path):
+    home = tmp_path / 'codex'
+    run(codex_home=str(home), block=BLOCK, api_key=KEY)
+    os.chmod(home / 'auth.json', 0o644)
+    predicted, phases = run(check_mode=True, codex_home=str(home), block=BLOCK, api_key=OTHER_KEY)
+    assert phases == ['read'] and (home / 'auth.json').stat().st_mode & 0o777 == 0o644
+    real, dummy = run(codex_home=str(home), block=BLOCK, api_key=OTHER_KEY)
+    for name in ('changed', 'config_changed', 'auth_changed', 'key_fingerprint', 'auth_mode', 'credentials'):
+        assert predicted[name] == real[name], name
+    assert stat.S_IMODE(os.stat(home / 'auth.json').st_mode) == 0o600
+
+
+def test_concurrent_change_fails_unchanged_with_the_key_on_disk(tmp_path, monkeypatch):
+    home = tmp_path / 'codex'
+    run(codex_home=str(home), block=BLOCK, api_key=OTHER_KEY)
+    real_read = target.phase_read
+
+    def read_then_someone_edits(request, *args, **kwargs):
+        state = real_read(request, *args, **kwargs)
+        (home / 'config.toml').write_text(BLOCK + 'model_reasoning_effort = "high"\n')
+        return state
+    monkeypatch.setattr(target, 'phase_read', read_then_someone_edits)
+    result, phases = run(codex_home=str(home), settings={'model': 'gpt-6'}, block=BLOCK, api_key=KEY)
+    assert result['failed'] and 'changed on the host while this task ran' in result['msg']
+    assert result['changed'] is False and result['auth_changed'] is False
+    assert result['key_fingerprint'] == key_fingerprint(OTHER_KEY)
+
+
+def test_offboard_removes_key_and_key_backups(tmp_path):
+    home = tmp_path / 'codex'
+    run(codex_home=str(home), block=BLOCK, api_key=OTHER_KEY, backup=True)
+    run(codex_home=str(home), block=BLOCK, api_key=KEY, backup=True)
+    assert [n for n in os.listdir(home) if n.startswith('auth.json.')]
+    result, dummy = run(codex_home=str(home), block=BLOCK, state='absent')
+    assert not result.get('failed'), result.get('msg')
+    assert result['key_fingerprint'] is None and not (home / 'auth.json').exists()
+    assert not [n for n in os.listdir(home) if n.startswith('auth.json')]
+    assert str(home / 'auth.json') in result['removed_files']
+
+
+@pytest.fixture(scope='module')
+def account():
+    if not shutil.which('useradd'):
+        pytest.skip('needs useradd')
+    name = 'cxa%d' % (os.getpid() % 100000)
+    subprocess.run(['useradd', '-m', '-s', '/bin/sh', name], check=True, capture_output=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(['userdel', '-r', name], capture_output=True)
+
+
+def test_account_home_written_as_the_account(account):
+    result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY)
+    assert not result.get('failed'), result.get('msg')
+    codex = os.path.join(account.pw_dir, '.codex')
+    assert result['codex_home'] == codex and phases == ['read', 'write']
+    for name in ('config.toml', 'auth.json'):
+        st = os.stat(os.path.join(codex, name))
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (account.pw_uid, 0o600)
+
+
+def test_account_link_to_a_root_file_is_refused_in_check_mode_diff(account, tmp_path):
+    secret_file = tmp_path / 'root-only'
+    secret_file.write_text('model = "root-only-content-zz"\n')
+    os.chmod(secret_file, 0o600)
+    codex = os.path.join(account.pw_dir, '.codex')
+    os.makedirs(codex, exist_ok=True)
+    os.chown(codex, account.pw_uid, account.pw_gid)
+    link = os.path.join(codex, 'config.toml')
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(str(secret_file), link)
+    os.lchown(link, account.pw_uid, account.pw_gid)
+    try:
+        result, phases = run(check_mode=True, owner=account.pw_name, block=BLOCK)
+        assert result['failed'] and 'diff' not in result
+        assert 'root-only-content-zz' not in json.dumps(result)
+        assert secret_file.read_text() == 'model = "root-only-content-zz"\n'
+    finally:
+        os.unlink(link)

@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+"""codex_install_info: the pure decisions (install method by real path, PATH shadowing, version and
+PATH parsing, OS family), the bounded reads and child processes, and, as root, an inspection that
+really runs as an unprivileged account."""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import tempfile
+import time
+
+import pytest
+
+from ansible_collections.bytes4096.codex.plugins.modules import codex_install_info as info
+
+PKG = '@openai/codex'
+
+
+@pytest.mark.parametrize(('realpath', 'homes', 'method'), [
+    ('/home/alice/.codex/packages/standalone/releases/0.169.0-x86_64-unknown-linux-musl/bin/codex',
+     ['/home/alice/.codex'], 'script'),
+    ('/srv/ci/codex/packages/standalone/releases/0.169.0-x/bin/codex', [], 'script'),
+    ('/opt/codex/packages/standalone/current/codex', ['/opt/codex/'], 'script'),
+    ('/home/alice/.local/lib/node_modules/@openai/codex/bin/codex.js', [], 'npm'),
+    ('/usr/local/lib/node_modules/@openai/codex/bin/codex.js', [], 'npm'),
+    ('/opt/homebrew/Caskroom/codex/0.169.0/codex-aarch64-apple-darwin', [], 'homebrew'),
+    ('/usr/local/Caskroom/codex/0.169.0/codex', [], 'homebrew'),
+    ('/home/linuxbrew/.linuxbrew/bin/codex', [], 'homebrew'),
+    ('/usr/bin/codex', [], 'system'),
+    ('/usr/lib/codex/codex', [], 'system'),
+    ('/home/alice/bin/codex', ['/home/alice/.codex'], 'unknown'),
+    ('/usr/local/bin/codex', [], 'unknown'),
+    ('', [], ''),
+])
+def test_method_by_real_path(realpath, homes, method):
+    assert info.classify(realpath, PKG, homes) == method
+
+
+def test_npm_classification_follows_the_package_name():
+    assert info.classify('/x/lib/node_modules/@acme/codex/bin/codex.js', '@acme/codex') == 'npm'
+    assert info.classify('/x/lib/node_modules/@acme/codex/bin/codex.js', PKG) == 'unknown'
+
+
+def test_first_codex_on_path_wins_and_the_others_are_shadowed():
+    found = [
+        {'path': '/home/a/.local/bin/codex', 'realpath': '/home/a/.codex/packages/standalone/current/codex'},
+        {'path': '/usr/local/bin/codex', 'realpath': '/usr/local/lib/node_modules/@openai/codex/bin/codex.js'},
+        {'path': '/usr/bin/codex', 'realpath': '/usr/bin/codex'},
+    ]
+    first, shadowed = info.resolve_on_path(found)
+    assert first == found[0]
+    assert shadowed == found[1:]
+
+
+def test_the_same_file_twice_on_path_is_not_a_second_install():
+    found = [
+        {'path': '/usr/local/bin/codex', 'realpath': '/usr/lib/node_modules/@openai/codex/bin/codex.js'},
+        {'path': '/usr/bin/codex', 'realpath': '/usr/lib/node_modules/@openai/codex/bin/codex.js'},
+        {'path': '/bin/codex', 'realpath': '/usr/lib/node_modules/@openai/codex/bin/codex.js'},
+    ]
+    first, shadowed = info.resolve_on_path(found)
+    assert first == found[0]
+    assert shadowed == []
+
+
+def test_nothing_on_path():
+    assert info.resolve_on_path([]) == (None, [])
+
+
+def test_path_entries_keep_order_and_drop_empty_ones():
+    assert info.split_path('/a::/b:') == ['/a', '/b']
+    assert info.split_path('') == []
+
+
+def test_codex_on_path_skips_relative_entries_and_non_executables(tmp_path):
+    good, plain, rel = tmp_path / 'good', tmp_path / 'plain', 'relative'
+    good.mkdir()
+    plain.mkdir()
+    (good / 'codex').write_text('#!/bin/sh\n')
+    (good / 'codex').chmod(0o755)
+    (plain / 'codex').write_text('not executable')
+    (plain / 'codex').chmod(0o644)
+    found = info.codex_on_path([rel, str(plain), str(good), str(tmp_path / 'missing')])
+    assert [f['path'] for f in found] == [str(good / 'codex')]
+
+
+@pytest.mark.parametrize(('output', 'version'), [
+    ('codex-cli 0.169.0\n', '0.169.0'),
+    ('WARNING: proxy\ncodex-cli 0.170.0-alpha.2\n', '0.170.0-alpha.2'),
+    ('1.2.3\n', '1.2.3'),
+    ('codex-cli\n', ''),
+    ('', ''),
+])
+def test_version_parsing(output, version):
+    assert info.parse_version(output) == version
+
+
+def test_path_comes_from_the_last_env_line_after_profile_noise():
+    text = 'Welcome!\nPATH=/fake\nHOME=/home/a\nPATH=/home/a/bin:/usr/bin\nSHELL=/bin/bash\n'
+    assert info.path_from_env_output(text) == '/home/a/bin:/usr/bin'
+    assert info.path_from_env_output('HOME=/x\n') is None
+
+
+@pytest.mark.parametrize(('release', 'family', 'dist'), [
+    ({'ID': 'debian', 'VERSION_ID': '12'}, 'Debian', 'Debian'),
+    ({'ID': 'ubuntu', 'ID_LIKE': 'debian'}, 'Debian', 'Ubuntu'),
+    ({'ID': 'rocky', 'ID_LIKE': 'rhel centos fedora'}, 'RedHat', 'Rocky'),
+    ({'ID': 'opensuse-leap', 'ID_LIKE': 'suse opensuse'}, 'Suse', 'openSUSE Leap'),
+    ({'ID': 'mydistro', 'ID_LIKE': 'ubuntu', 'NAME': 'My Distro'}, 'Debian', 'My Distro'),
+    ({'ID': 'plan9'}, 'Linux', 'Plan9'),
+    ({}, 'Linux', 'Linux'),
+])
+def test_os_family_and_distribution(release, family, dist):
+    assert info.os_family('Linux', release) == family
+    assert info.distribution('Linux', release) == dist
+
+
+def test_macos():
+    assert info.os_family('Darwin', {}) == 'Darwin'
+    assert info.distribution('Darwin', {}) == 'MacOSX'
+
+
+def test_os_release_parsing():
+    text = '# comment\nNAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n\nbroken line\n'
+    assert info.parse_os_release(text) == {'NAME': 'Debian GNU/Linux', 'ID': 'debian', 'VERSION_ID': '12'}
+
+
+def test_home_expansion():
+    assert info.expand_home('~/.local/bin', '/home/a') == '/home/a/.local/bin'
+    assert info.expand_home('~', '/home/a') == '/home/a'
+    assert info.expand_home('/opt/x', '/home/a') == '/opt/x'
+    assert info.expand_home('~bob/x', '/home/a') == '~bob/x'
+
+
+def test_reads_never_block_on_a_fifo_and_are_capped(tmp_path):
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(str(fifo))
+    started = time.monotonic()
+    assert info.read_regular(str(fifo)) is None
+    assert time.monotonic() - started < 2
+    big = tmp_path / 'big'
+    big.write_bytes(b'x' * 5000)
+    assert len(info.read_regular(str(big), cap=100)) == 100
+    assert info.read_regular(str(tmp_path / 'missing')) is None
+    assert info.read_regular(str(tmp_path)) is None
+
+
+def test_a_hanging_program_is_killed_at_the_deadline():
+    started = time.monotonic()
+    rc, _, _ = info.run_bounded(['/bin/sh', '-c', 'sleep 30 & sleep 30'], {'PATH': '/usr/bin:/bin'}, '/', 1)
+    assert rc is None
+    assert time.monotonic() - started < 5
+
+
+def test_output_is_capped():
+    _, out, _ = info.run_bounded(['/bin/sh', '-c', 'head -c 300000 /dev/zero | tr "\\0" x'],
+                                  {'PATH': '/usr/bin:/bin'}, '/', 10)
+    assert len(out) == info.OUTPUT_CAP
+
+
+def test_a_hanging_inspection_fails_within_the_timeout():
+    me = pwd.getpwuid(os.geteuid())
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match='did not finish within 1 seconds'):
+        info.as_account(me, lambda: time.sleep(30), 1)
+    assert time.monotonic() - started < 5
+
+
+def test_an_error_in_the_child_is_reported():
+    me = pwd.getpwuid(os.geteuid())
+    with pytest.raises(RuntimeError, match='ValueError: boom'):
+        info.as_account(me, lambda: (_ for _ in ()).throw(ValueError('boom')), 5)
+
+
+# ----- As root: the inspection really runs as the account --------------------------------------
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason='dropping to another account needs root')
+
+
+class Account:
+    """A pwd entry for the nobody account with a home in a temporary directory."""
+
+    def __init__(self, home, shell='/bin/sh'):
+        nobody = pwd.getpwnam('nobody')
+        self.pw_name, self.pw_uid, self.pw_gid = nobody.pw_name, nobody.pw_uid, nobody.pw_gid
+        self.pw_dir, self.pw_shell = home, shell
+
+
+@pytest.fixture
+def nobody_home():
+    top = tempfile.mkdtemp(prefix='codex-install-info-')
+    os.chmod(top, 0o755)
+    home = os.path.join(top, 'home')
+    os.mkdir(home)
+    nobody = pwd.getpwnam('nobody')
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    yield top, home
+    shutil.rmtree(top)
+
+
+def params(**overrides):
+    values = dict(users=['nobody'], user_installs=True, user_bin_dir='~/.local/bin', user_codex_home='~/.codex',
+                  npm_user_prefix='~/.local', system_bin_dir='/usr/local/bin', system_codex_home='/opt/codex',
+                  npm_package=PKG, npm_executable='', homebrew_cask='codex', version=True, timeout=20)
+    values.update(overrides)
+    return values
+
+
+def as_nobody(path, text, mode=0o644):
+    with open(path, 'w') as handle:
+        handle.write(text)
+    os.chmod(path, mode)
+    nobody = pwd.getpwnam('nobody')
+    os.lchown(path, nobody.pw_uid, nobody.pw_gid)
+
+
+@root_only
+def test_the_account_codex_runs_as_the_account_and_shadowing_is_seen(nobody_home):
+    top, home = nobody_home
+    nobody = pwd.getpwnam('nobody')
+    for sub in ('bin', 'other'):
+        os.mkdir(os.path.join(home, sub))
+        os.chown(os.path.join(home, sub), nobody.pw_uid, nobody.pw_gid)
+    witness = os.path.join(home, 'ran-as')
+    as_nobody(os.path.join(home, 'bin', 'codex'), '#!/bin/sh\nid -u > "%s"\necho "codex-cli 9.8.7"\n' % witness, 0o755)
+    as_nobody(os.path.join(home, 'other', 'codex'), '#!/bin/sh\necho other\n', 0o755)
+    as_nobody(os.path.join(home, '.profile'), 'PATH="$HOME/bin:$HOME/other:$PATH"\nexport PATH\necho noise\n')
+    account = Account(home)
+    result = info.as_account(account, lambda: info.inspect_account(account, params(), ['/opt/codex'],
+                                                                    time.monotonic() + 20), 22)
+    assert result['path_source'] == 'login_shell'
+    assert result['path'][:2] == [home + '/bin', home + '/other']
+    assert result['codex'] == home + '/bin/codex'
+    assert result['method'] == 'unknown'
+    assert result['version'] == '9.8.7'
+    assert [s['path'] for s in result['shadowed']] == [home + '/other/codex']
+    with open(witness) as handle:
+        assert handle.read().strip() == str(nobody.pw_uid)
+
+
+@root_only
+def test_links_into_root_only_places_are_seen_with_the_account_rights(nobody_home):
+    top, home = nobody_home
+    secret_dir = os.path.join(top, 'root-only')
+    os.makedirs(os.path.join(secret_dir, 'standalone', 'releases', '1.2.3-x'))
+    os.symlink(os.path.join(secret_dir, 'standalone', 'releases', '1.2.3-x'),
+               os.path.join(secret_dir, 'standalone', 'current'))
+    with open(os.path.join(secret_dir, 'standalone', 'releases', '1.2.3-x', 'codex'), 'w') as handle:
+        handle.write('#!/bin/sh\n')
+    os.chmod(os.path.join(secret_dir, 'standalone', 'releases', '1.2.3-x', 'codex'), 0o755)
+    os.chmod(secret_dir, 0o700)
+    root_profile = os.path.join(top, 'root-profile')
+    with open(root_profile, 'w') as handle:
+        handle.write('# >>> Codex installer >>>\n')
+    os.chmod(root_profile, 0o600)
+    nobody = pwd.getpwnam('nobody')
+    os.mkdir(os.path.join(home, '.codex'))
+    os.chown(os.path.join(home, '.codex'), nobody.pw_uid, nobody.pw_gid)
+    os.symlink(secret_dir, os.path.join(home, '.codex', 'packages'))
+    os.symlink(root_profile, os.path.join(home, '.bashrc'))
+    os.mkfifo(os.path.join(home, '.zshrc'))
+    account = Account(home, shell='/usr/sbin/nologin')
+    started = time.monotonic()
+    result = info.as_account(account, lambda: info.inspect_account(account, params(), ['/opt/codex'],
+                                                                    time.monotonic() + 20), 22)
+    assert time.monotonic() - started < 10
+    assert result['path_source'] == 'default'
+    script, npm = result['installs']
+    # As root these would read version 1.2.3 through the link and the installer block.
+    assert script['version'] == '' and not script['exists'] and script['profiles'] == []
+    assert npm['version'] == '' and npm['profiles'] == []
+
