@@ -120,7 +120,7 @@ def codex_run_argv(account, shell, args, user_bin_dirs=None, system_path='/usr/l
         env = common + ['PATH=' + ':'.join(bins + [system_path])]
         bash = ['bash', '--noprofile', '--norc', '-eo', 'pipefail', '-c', SCRIPT]
     else:
-        env = common + ['PATH=' + LOGIN_PATH, 'TERM=dumb']
+        env = common + ['PATH=' + LOGIN_PATH]
         bash = ['bash', '-l', '-c', SCRIPT]
     return (['timeout', '-k', '5', str(int(timeout)),
              'setpriv', '--reuid={0}'.format(account['uid']), '--regid={0}'.format(account['gid']),
@@ -173,7 +173,8 @@ def codex_key_state(result):
         'repaired': list(result.get('repaired') or []),
         'error': None,
     }
-    if result.get('failed'):
+    # registered with failed_when: false, a failure keeps only its msg (a success has none)
+    if result.get('failed') or result.get('msg'):
         state['error'] = ' '.join(str(result.get('msg') or 'codex_config could not read the files').split())
         state['fingerprint'] = None
     return state

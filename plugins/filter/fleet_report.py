@@ -132,6 +132,18 @@ def _runs(record):
     return []
 
 
+def _merge_shells(messages, prefixes):
+    """A message every shell gives is said once, without naming a shell."""
+    merged = []
+    for message in messages:
+        bare = next((message[len(p):] for p in prefixes if message.startswith(p)), message)
+        if all(p + bare in messages for p in prefixes):
+            message = bare
+        if message not in merged:
+            merged.append(message)
+    return merged
+
+
 def audit_user(record, gating_checks=DEFAULT_GATING_CHECKS):
     """Judge one account's raw audit record; returns the report row for that account.
 
@@ -245,6 +257,10 @@ def audit_user(record, gating_checks=DEFAULT_GATING_CHECKS):
             problem = credentials_problem(doc)
             if problem and (prefix + problem) not in problems:
                 problems.append(prefix + problem)
+    if len(runs) > 1:
+        prefixes = ['({0} shell) '.format(run.get('shell')) for run in runs]
+        for messages in (problems, warnings, notes):
+            messages[:] = _merge_shells(messages, prefixes)
     row['doctor_status'] = _worst((s if s in ('warning', 'fail') else 'ok' for s in statuses),
                                   ('ok', 'warning', 'fail')) if statuses else None
 

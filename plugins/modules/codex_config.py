@@ -175,8 +175,9 @@ notes:
     C(fchmod) on its descriptor; the rest is done as the account. Without root (no C(become)) the
     module works as the user it runs as, with the same checks."
   - "Links: a symlinked C(config.toml), C(auth.json) or O(codex_home) (dotfile managers) keeps working
-    when the link and the directory of its target belong to the account (checked on the opened
-    objects); the file is written as the account next to its target and the link stays. Any other link,
+    when the link belongs to the account (or to root, as links made by a provisioning tool do) and the
+    directory of its target belongs to the account (checked on the opened objects); the file is
+    written as the account next to its target and the link stays. Any other link,
     a link to a link, or a dangling link into a directory the account does not own is refused with a
     message naming it. A file that does not belong to the account, or has more than one hard link, is
     refused by name and never changed."
@@ -520,7 +521,10 @@ def open_dir(path, ctx, trust_link, trust_dir, depth=0):
                 return fd, real
             if not stat.S_ISDIR(lst.st_mode):
                 raise TargetError('%s is %s, not a directory; nothing was done' % (here, _kind_name(lst)))
-            new = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            try:
+                new = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                raise TargetError('%s: %s (as %s); nothing was done' % (here, _strerror(exc), ctx.name))
             st = os.fstat(new)
             if not trust_dir(st):
                 _close(new)
@@ -580,9 +584,9 @@ def open_home(path, ctx):
             home.create_as = 'account' if (ctx.access != 'account' or os.access(preal, os.W_OK)) else 'root'
             return home
         if stat.S_ISLNK(home.lst.st_mode):
-            if home.lst.st_uid != ctx.uid:
-                raise TargetError('codex_home %s is a symlink owned by uid %d, not by %s; it is not followed; '
-                                  'nothing was done' % (path, home.lst.st_uid, ctx.name))
+            if home.lst.st_uid not in (0, ctx.uid):
+                raise TargetError('codex_home %s is a symlink owned by uid %d, neither %s nor root; it is not '
+                                  'followed; nothing was done' % (path, home.lst.st_uid, ctx.name))
             target = home.link_target = os.readlink(name, dir_fd=pfd)
             try:
                 fd, real = open_dir(target if target.startswith('/') else posixpath.join(preal, target),
@@ -592,6 +596,8 @@ def open_home(path, ctx):
                     raise TargetError('codex_home %s is a symlink to %s, which does not exist; nothing was done'
                                       % (path, target))
                 raise
+            except TargetError as exc:
+                raise TargetError('codex_home %s is a symlink to %s: %s' % (path, target, exc))
         elif stat.S_ISDIR(home.lst.st_mode):
             fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
             real = path
@@ -653,9 +659,11 @@ def open_file(home, name, ctx, cap):
     if stat.S_ISLNK(lst.st_mode):
         ref.is_link = True
         ref.link_target = os.readlink(name, dir_fd=home.fd)
-        if lst.st_uid != ctx.uid:
-            raise TargetError('%s is a symlink owned by uid %d, not by %s; it is not followed; nothing was done'
-                              % (ref.path, lst.st_uid, ctx.name))
+        # a link made by root (a provisioning tool) or by the account; either way its target's
+        # directory must belong to the account, checked below on the opened directory
+        if lst.st_uid not in (0, ctx.uid):
+            raise TargetError('%s is a symlink owned by uid %d, neither %s nor root; it is not followed; nothing '
+                              'was done' % (ref.path, lst.st_uid, ctx.name))
         target = ref.link_target
         real = posixpath.normpath(target if target.startswith('/') else posixpath.join(home.real, target))
         ref.real_path = real
@@ -1041,8 +1049,8 @@ def write_state(request, secret, ctx, written):
                 raise TargetError('codex_home %s does not exist; nothing was written' % home_path)
             if not home.parent_exists:
                 raise TargetError('the parent directory of %s does not exist; nothing was written' % home_path)
-            written['home_created'] = create_home_as_account(home_path, ctx, proto.wanted_mode('home', None, ctx.access,
-                                                                                              config_mode))
+            mode = proto.wanted_mode('home', None, ctx.access, config_mode)
+            written['home_created'] = create_home_as_account(home_path, ctx, mode)
             home.close()
             home = open_home(home_path, ctx)
             if home.fd is None:
@@ -1204,7 +1212,9 @@ def root_create_home(path, ctx, mode):
     """mkdir as root in a root-owned parent (every component root-owned, links only root's), then
     fchown/fchmod the new directory's fd to the account. Never a path-based chown/chmod."""
     parent, name = posixpath.split(path)
-    root_only = lambda st: st.st_uid == 0  # noqa: E731
+
+    def root_only(st):
+        return st.st_uid == 0
 
     pfd, preal = open_dir(parent, ctx, root_only, root_only)
     try:
@@ -1387,8 +1397,8 @@ def phase_write(request, secret, fork=True):
             answer = _in_place(work)
         if answer.get('need_root_create') and attempt == 1:
             try:
-                created_by_root = root_create_home(home_path, ctx, proto.wanted_mode('home', None, 'account',
-                                                                                      config_mode))
+                mode = proto.wanted_mode('home', None, 'account', config_mode)
+                created_by_root = root_create_home(home_path, ctx, mode)
             except OSError as exc:
                 return written, '%s: %s' % (home_path, _strerror(exc))
             except TargetError as exc:

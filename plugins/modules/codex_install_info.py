@@ -14,9 +14,9 @@ description:
   - Reports, for each account in O(users), the C(codex) binary that account's PATH resolves to, its
     version (from C(codex --version) run as the account), the install method it belongs to, other
     C(codex) binaries further down the same PATH (shadowed installs) and the PATH entries.
-  - Lists every install the known methods made (RV(installs)): the official installer's layout
-    per account and system-wide, npm under each account's prefix and npm's global prefix, and the
-    Homebrew cask.
+  - Lists, in RV(installs), every install the known methods made. That is the official installer's
+    layout per account and system-wide, npm under each account's prefix and npm's global prefix, and
+    the Homebrew cask.
   - Returns the host properties the collection's roles need (RV(host)), so a play can skip fact
     gathering.
   - Read-only. Everything under an account's home is inspected, and every program an account
@@ -28,11 +28,16 @@ description:
     hangs is killed and reported as a warning, a whole inspection that hangs fails the task naming
     the account.
 author:
-  - bytes4096 platform team
+  - bytes4096 platform team (@bytes4096)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
+  check_mode:
+    support: full
+    details: This action does not modify state.
+  diff_mode:
+    support: N/A
+    details: This action does not modify state.
   platform:
     platforms: posix
     details: Linux and macOS. Windows hosts are surveyed by the install role's PowerShell tasks.
@@ -80,10 +85,19 @@ options:
     default: "@openai/codex"
   npm_executable:
     description:
-      - npm binary used to find npm's global prefix. Empty uses C(npm) from the module's PATH.
-      - It runs as the user the module runs as (root), with a throw-away cache directory.
+      - npm binary whose global prefix is searched for a system-wide npm install. Empty uses C(npm)
+        from the module's PATH.
     type: str
     default: ""
+  npm_query:
+    description:
+      - How npm's global prefix is found. V(false) reads it from npm's configuration files (its
+        builtin C(npmrc), C(/etc/npmrc), C(<prefix>/etc/npmrc), the module user's C(~/.npmrc)) and
+        the location of C(node), without starting a process.
+      - V(true) asks C(npm prefix -g), as the user the module runs as, with a throw-away cache
+        directory; exact for any npm set-up, but it costs a Node.js start.
+    type: bool
+    default: false
   homebrew_cask:
     description: Name of the Homebrew cask (macOS).
     type: str
@@ -339,6 +353,7 @@ installs:
       sample: /home/alice/.local
 '''
 
+import functools
 import json
 import os
 import platform
@@ -348,7 +363,6 @@ import select
 import shutil
 import signal
 import stat
-import subprocess
 import tempfile
 import time
 
@@ -520,51 +534,81 @@ def is_executable_file(path):
     return stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK)
 
 
+def exit_code(status):
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else 255
+
+
+def spawn(argv, env, cwd):
+    """Start argv (an absolute program path) in a new session with stdin from /dev/null; returns
+    (pid, stdout fd, stderr fd). Every other descriptor of this process is close-on-exec."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: exec or exit, never return into the module
+        try:
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.chdir(cwd)
+            os.execve(argv[0], argv, env)
+        except Exception as exc:  # reported on the child's stderr, exit status 127
+            try:
+                os.write(2, ('cannot run %s: %s' % (argv[0], exc)).encode('utf-8', 'replace'))
+            except OSError:
+                pass
+        finally:
+            os._exit(127)
+    os.close(out_w)
+    os.close(err_w)
+    return pid, out_r, err_r
+
+
 def run_bounded(argv, env, cwd, seconds):
-    """Run argv in its own session, stdin from /dev/null, output capped. Returns (rc, stdout, stderr);
-    rc is None when it was killed at the deadline. Never waits for descendants holding the pipes."""
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, cwd=cwd, close_fds=True, start_new_session=True)
-    except OSError as exc:
-        return 127, '', str(exc)
-    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    """Run argv in its own session, output capped. Returns (rc, stdout, stderr); rc is None when the
+    whole session was killed at the deadline. Descendants holding the pipes open are not waited for."""
+    pid, out_fd, err_fd = spawn(argv, env, cwd)
     out = {out_fd: bytearray(), err_fd: bytearray()}
     open_fds = set(out)
     deadline = time.monotonic() + max(seconds, 0.1)
-    timed_out = False
-    while open_fds:
+    status = None
+    while status is None:
         left = deadline - time.monotonic()
         if left <= 0:
-            timed_out = True
             break
-        ready, _, _ = select.select(list(open_fds), [], [], left)
-        for fd in ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                open_fds.discard(fd)
-                continue
-            # Beyond the cap, keep draining so the writer is not stalled until the deadline.
-            out[fd].extend(chunk[:max(OUTPUT_CAP - len(out[fd]), 0)])
-    rc = None
-    if not timed_out:
+        if open_fds:
+            ready = select.select(list(open_fds), [], [], min(left, 0.2))[0]
+            for fd in ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    open_fds.discard(fd)
+                    continue
+                # Beyond the cap, keep draining so the writer is not stalled until the deadline.
+                out[fd].extend(chunk[:max(OUTPUT_CAP - len(out[fd]), 0)])
+        else:
+            time.sleep(min(left, 0.05))
+        waited, raw = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            status = exit_code(raw)
+            # Collect what is already buffered, without waiting for descendants.
+            for fd in list(open_fds):
+                while select.select([fd], [], [], 0)[0]:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break
+                    out[fd].extend(chunk[:max(OUTPUT_CAP - len(out[fd]), 0)])
+    if status is None:
         try:
-            rc = proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-    if timed_out:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            pass
-    proc.stdout.close()
-    proc.stderr.close()
-    return (None if timed_out else rc, bytes(out[out_fd]).decode('utf-8', 'replace'),
-            bytes(out[err_fd]).decode('utf-8', 'replace'))
+        os.waitpid(pid, 0)
+    os.close(out_fd)
+    os.close(err_fd)
+    return status, bytes(out[out_fd]).decode('utf-8', 'replace'), bytes(out[err_fd]).decode('utf-8', 'replace')
 
 
 def drop_privileges(account):
@@ -580,31 +624,34 @@ def drop_privileges(account):
         raise PermissionError('could not drop to the credentials of %s' % account.pw_name)
 
 
+def _child_payload(account, work):
+    try:
+        os.setsid()
+        if os.geteuid() == 0 and account.pw_uid != 0:
+            drop_privileges(account)
+        if os.getuid() != account.pw_uid and os.geteuid() != account.pw_uid:
+            raise PermissionError('running as uid %d cannot inspect account %s (uid %d); become root'
+                                  % (os.geteuid(), account.pw_name, account.pw_uid))
+        os.umask(0o077)
+        os.chdir('/')
+        return {'result': work()}
+    except Exception as exc:  # reported to the parent, which fails the task naming the account
+        return {'error': '%s: %s' % (type(exc).__name__, exc)}
+
+
 def as_account(account, work, seconds):
     """Run work() in a forked child that holds only the account's credentials (when the module runs
     as root) and return what it returns (JSON-able). Raises TimeoutError or RuntimeError."""
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: never returns
-        status = 0
+    if pid == 0:  # child: whatever happens, it ends here and never returns into the module
+        status = 1
         try:
             os.close(read_end)
-            os.setsid()
-            if os.geteuid() == 0 and account.pw_uid != 0:
-                drop_privileges(account)
-            if os.getuid() != account.pw_uid and os.geteuid() != account.pw_uid:
-                raise PermissionError('running as uid %d cannot inspect account %s (uid %d); become root'
-                                      % (os.geteuid(), account.pw_name, account.pw_uid))
-            os.umask(0o077)
-            os.chdir('/')
-            payload = {'result': work()}
-        except BaseException as exc:  # report anything to the parent instead of dying silently
-            payload = {'error': '%s: %s' % (type(exc).__name__, exc)}
-            status = 1
-        try:
-            data = json.dumps(payload).encode('utf-8')
+            data = json.dumps(_child_payload(account, work)).encode('utf-8')
             while data:
                 data = data[os.write(write_end, data):]
+            status = 0
         finally:
             os._exit(status)
     os.close(write_end)
@@ -617,7 +664,7 @@ def as_account(account, work, seconds):
             if left <= 0:
                 timed_out = True
                 break
-            ready, _, _ = select.select([read_end], [], [], left)
+            ready = select.select([read_end], [], [], left)[0]
             if not ready:
                 continue
             chunk = os.read(read_end, 65536)
@@ -641,7 +688,7 @@ def as_account(account, work, seconds):
     try:
         payload = json.loads(b''.join(chunks).decode('utf-8'))
     except ValueError:
-        raise RuntimeError('the inspection of %s ended without a result' % account.pw_name)
+        raise RuntimeError('the inspection of %s ended without a result' % account.pw_name) from None
     if 'error' in payload:
         raise RuntimeError('inspecting account %s failed: %s' % (account.pw_name, payload['error']))
     return payload['result']
@@ -700,7 +747,8 @@ def script_install(codex_home, bin_dir, common):
     version = target = ''
     if os.path.islink(current) and is_executable_file(os.path.join(current, 'codex')):
         release = os.path.basename(os.readlink(current).rstrip('/'))
-        version, _, target = release.partition('-')
+        version, dash, target = release.partition('-')
+        target = target if dash else ''
     linked = False
     try:
         linked = os.path.islink(binary) and os.readlink(binary) == os.path.join(current, 'codex')
@@ -813,9 +861,36 @@ def find_tools(npm_executable):
     return tools
 
 
+def npmrc_prefix(text):
+    """The last prefix= setting of an npmrc, or None."""
+    value = None
+    for line in (text or '').splitlines():
+        key, sep, rest = line.strip().partition('=')
+        if sep and key.strip() == 'prefix' and '${' not in rest:
+            value = rest.strip().strip('"').strip("'")
+    return value
+
+
+def npm_prefix_from_config(npm, node, home):
+    """npm's global prefix as npm computes it, from its config files (no process started):
+    the default is the prefix of the node binary; npm's builtin npmrc, the global npmrc and the
+    user's ~/.npmrc override it, later ones winning."""
+    if not npm:
+        return ''
+    prefix = os.path.dirname(os.path.dirname(os.path.realpath(node))) if node else '/usr/local'
+    npm_cli = os.path.realpath(npm)
+    builtin = [os.path.join(os.path.dirname(os.path.dirname(npm_cli)), 'npmrc')]
+    global_rcs = ['/etc/npmrc', os.path.join(prefix, 'etc', 'npmrc')]
+    for path in builtin + global_rcs + [os.path.join(home, '.npmrc')]:
+        value = npmrc_prefix(read_regular(path))
+        if value:
+            prefix = expand_home(value, home)
+    return prefix
+
+
 def npm_global_prefix(npm, seconds):
-    """npm's global prefix without any per-account prefix override, with a throw-away cache so the
-    query leaves no files behind."""
+    """npm's global prefix as `npm prefix -g` prints it (without any per-account prefix override and
+    with a throw-away cache, so the query leaves no files behind)."""
     if not npm:
         return '', ''
     scratch = tempfile.mkdtemp(prefix='codex-install-info.')
@@ -857,9 +932,12 @@ def survey(module, params):
     warnings = []
     system_common = {'scope': 'system', 'user': me.pw_name, 'home': me.pw_dir, 'shell': me.pw_shell, 'profiles': []}
     tools = find_tools(params['npm_executable'])
-    npm_prefix, note = npm_global_prefix(tools['npm'], min(params['timeout'], 20))
-    if note:
-        warnings.append(note)
+    if params['npm_query']:
+        npm_prefix, note = npm_global_prefix(tools['npm'], params['timeout'])
+        if note:
+            warnings.append(note)
+    else:
+        npm_prefix = npm_prefix_from_config(tools['npm'], tools['node'], me.pw_dir)
     installs = [
         script_install(params['system_codex_home'], params['system_bin_dir'], dict(system_common, slot='script_system')),
         npm_install(npm_prefix, params['npm_package'], dict(system_common, slot='npm_system')),
@@ -867,11 +945,10 @@ def survey(module, params):
     ]
     results = []
     for account in accounts:
-        deadline = time.monotonic() + params['timeout']
+        work = functools.partial(inspect_account, account, params, [params['system_codex_home']],
+                                 time.monotonic() + params['timeout'])
         try:
-            found = as_account(account, lambda: inspect_account(account, params, [params['system_codex_home']],
-                                                                deadline),
-                               params['timeout'] + 2)
+            found = as_account(account, work, params['timeout'] + 2)
         except (TimeoutError, RuntimeError, OSError) as exc:
             module.fail_json(msg='codex_install_info: %s' % exc, user=account.pw_name)
         warnings.extend(found['warnings'])
@@ -896,6 +973,7 @@ def main():
             npm_package=dict(type='str', default='@openai/codex'),
             npm_executable=dict(type='str', default=''),
             homebrew_cask=dict(type='str', default='codex'),
+            npm_query=dict(type='bool', default=False),
             version=dict(type='bool', default=True),
             timeout=dict(type='int', default=30),
         ),

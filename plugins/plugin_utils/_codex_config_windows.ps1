@@ -1,4 +1,3 @@
-#Requires -Version 5.1
 # Copyright: (c) 2025, bytes4096 platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -7,26 +6,28 @@
 # that schema, field for field; tests/unit/plugins/windows checks both agree). The key arrives
 # only as the SecureString parameter Secret (a no_log sensitive parameter) and never leaves.
 #
-# Privilege model (the same rules as the POSIX side): the run is usually an administrator working
-# in an account's profile, and everything under that profile is the account's to shape.
+# Privilege model (the rules of the POSIX side): the run is usually an administrator working in
+# an account's profile, and everything under that profile is the account's to shape.
 # - No reparse point (symbolic link, junction, volume mount point, WSL special file) is followed
-#   at or below the Codex home; each is refused with a message naming it. Windows dotfile managers
-#   copy rather than link, junctions need no privilege at all, and a link's target cannot be
-#   judged and opened in one step, so no exception is made for links the account owns. Above the
-#   Codex home a reparse point is followed only when an administrator (or SYSTEM/TrustedInstaller)
-#   owns it, and every directory there belongs to the account or an administrator.
+#   at or below the Codex home; each is refused with a message naming it. Junctions need no
+#   privilege, Windows dotfile tools copy rather than link, and a link's target cannot be judged
+#   and opened in one step, so no exception is made for links the account owns. Above the Codex
+#   home a reparse point is followed only when an administrator (SYSTEM, TrustedInstaller) owns
+#   it, and every directory on the way belongs to the account or an administrator.
 # - Every name is opened relative to its directory's handle (NtCreateFile with a root directory
-#   and FILE_OPEN_REPARSE_POINT, like openat with O_NOFOLLOW) and checked through that handle; the
+#   and FILE_OPEN_REPARSE_POINT: openat with O_NOFOLLOW) and checked through that handle. The
 #   directories stay open without delete sharing, so none can be renamed or swapped mid-run.
-# - Only regular files on a local disk with one link are read, and no more than the size caps.
-# - The lock wait (a named mutex) is bounded by lock_timeout.
+# - Only single-link files on a local disk are read, up to the size caps; an opportunistic lock
+#   held on a file fails the trip instead of stalling it. The lock wait honours lock_timeout.
 # - New files and a new Codex home get a protected ACL (the account, SYSTEM, Administrators) in
-#   the same call that creates them. The owner of an existing object is never changed: an object
-#   owned by anyone but the account or an administrator is refused, naming it and its owner.
+#   the call that creates them. The owner of an existing object is never changed: an object owned
+#   by anyone but the account or an administrator is refused, naming it and its owner.
 # - One atomic writer for files and backups: a temp file created with that ACL in the same
 #   directory, written and flushed, then renamed by handle over the name ([IO.File]::Replace is
-#   not used: it copies the old file's ACL onto the new one). A loose ACL is repaired by the same
-#   writer (same bytes, new ACL), never by editing the ACL of a file the account controls.
+#   not used: it copies the old file's ACL onto the new one). A loose ACL on a file is repaired by
+#   the same writer (same bytes, new ACL); the Codex home's DACL is set through its handle.
+# - Every decision (paths, ACLs, JSON, what Codex will read from auth.json, the fingerprint) is made
+#   by the C# classes Rules, Auth and Json below, which the unit tests compile and run off Windows.
 # SupportsShouldProcess: without it win_powershell skips the script in check mode, and the read
 # trip must run in check mode (it changes nothing).
 [CmdletBinding(SupportsShouldProcess)]
@@ -96,7 +97,7 @@ $CodexSchema = @{
     'write_response.config' = @('changed:bool:r', 'content_changed:bool:r', 'backup_file:str:n')
     'write_response.auth' = @(
         'changed:bool:r', 'content_changed:bool:r', 'backup_file:str:n', 'tokens_backed_up:bool:r',
-        'exists:bool:n', 'key_fingerprint:str:n', 'auth_mode:str:n',
+        'dropped_fields:list<str>:n', 'exists:bool:n', 'key_fingerprint:str:n', 'auth_mode:str:n',
         'credentials:str:n:apikey|chatgpt|unreadable|none'
     )
 }
@@ -136,9 +137,6 @@ namespace Bytes4096.Codex.P2
         public const uint TagLxChr = 0x80000025;
         public const uint TagLxBlk = 0x80000026;
 
-        // Rights that let someone change a file or what it means (write, append, attributes, EA,
-        // delete, ACL, owner, generic write/all).
-        public const uint WriteRights = 0x2 | 0x4 | 0x10 | 0x100 | 0x10000 | 0x40000 | 0x80000 | 0x40000000 | 0x10000000;
         public const byte AceInheritOnly = 0x08;
 
         // sha256: + the first 16 hex digits of SHA-256 over the UTF-8 bytes of the key as stored
@@ -203,6 +201,26 @@ namespace Bytes4096.Codex.P2
             return -1;
         }
 
+        // { line, column } (1-based; the column counts bytes) of the first invalid UTF-8 sequence, as
+        // the POSIX side reports it; null when the bytes are valid.
+        public static int[] Utf8ErrorLineColumn(byte[] data)
+        {
+            int bad = Utf8ErrorOffset(data);
+            if (bad < 0) { return null; }
+            int line = 1, lastNewline = -1;
+            for (int i = 0; i < bad; i++) { if (data[i] == 10) { line++; lastNewline = i; } }
+            return new int[] { line, bad - lastNewline };
+        }
+
+        // For the unit tests: Utf8ErrorLineColumn of bytes given as a Latin-1 string, as "line:column".
+        public static string Utf8ErrorOfLatin1(string bytes)
+        {
+            byte[] data = new byte[bytes.Length];
+            for (int i = 0; i < bytes.Length; i++) { data[i] = (byte)bytes[i]; }
+            int[] where = Utf8ErrorLineColumn(data);
+            return where == null ? null : where[0] + ":" + where[1];
+        }
+
         // For the unit tests: Utf8ErrorOffset of bytes given as a Latin-1 string.
         public static int Utf8ErrorOffsetOfLatin1(string bytes)
         {
@@ -265,27 +283,24 @@ namespace Bytes4096.Codex.P2
             return null;
         }
 
-        // What is wrong with an ACL, or null. role: "home", "auth" (auth.json and key backups) need a
-        // protected DACL that grants nothing to anyone but the account, SYSTEM and Administrators;
-        // "config" may be readable by others but never writable by them.
+        // What is wrong with an ACL, or null. Everything under the Codex home is private: nothing is
+        // granted to anyone but the account, SYSTEM and Administrators. The Codex home's DACL must
+        // also be protected (else a change to the profile's ACL would reach it) and its inherit-only
+        // entries count (they reach what is created in it); a file may inherit from the home.
         public static string AclProblem(string role, bool isProtected, string[] sids, string[] names, int[] types,
                                         uint[] masks, byte[] flags, string accountSid)
         {
             List<string> others = new List<string>();
             for (int i = 0; i < sids.Length; i++)
             {
-                if (types[i] != 0) { continue; }  // only access-allowed ACEs grant anything
+                if (types[i] != 0 || masks[i] == 0) { continue; }  // only access-allowed entries grant anything
                 if (role != "home" && (flags[i] & AceInheritOnly) != 0) { continue; }
                 string sid = sids[i];
                 if (sid == accountSid || sid == SidSystem || sid == SidAdministrators) { continue; }
-                if (role == "config" && (masks[i] & WriteRights) == 0) { continue; }
                 if (!others.Contains(names[i])) { others.Add(names[i]); }
             }
-            if (others.Count > 0)
-            {
-                return (role == "config" ? "writable by " : "open to ") + string.Join(", ", others.ToArray());
-            }
-            if (role != "config" && !isProtected) { return "inherits entries from its parent"; }
+            if (others.Count > 0) { return "open to " + string.Join(", ", others.ToArray()); }
+            if (role == "home" && !isProtected) { return "inherits entries from its parent"; }
             return null;
         }
 
@@ -297,20 +312,24 @@ namespace Bytes4096.Codex.P2
             return "D:P(A;" + inherit + ";FA;;;" + accountSid + ")(A;" + inherit + ";FA;;;SY)(A;" + inherit + ";FA;;;BA)";
         }
 
-        // temp | auth_backup | config_backup | null, for a name in the Codex home.
+        // temp | auth_backup | config_backup | null for a name in the Codex home: the POSIX module's
+        // list_leftovers (".<file>.<random>.tmp", "<file>.<stamp>~").
         public static string LeftoverKind(string name)
         {
-            if ((name.StartsWith(".config.toml.", StringComparison.Ordinal) || name.StartsWith(".auth.json.", StringComparison.Ordinal))
-                && name.EndsWith(".tmp", StringComparison.Ordinal))
+            string[] bases = { "config.toml", "auth.json" };
+            string kind = null;
+            for (int i = 0; i < bases.Length; i++)
             {
-                return "temp";
+                if (name.StartsWith("." + bases[i] + ".", StringComparison.Ordinal) && name.EndsWith(".tmp", StringComparison.Ordinal))
+                {
+                    kind = "temp";
+                }
+                else if (name.StartsWith(bases[i] + ".", StringComparison.Ordinal) && name.EndsWith("~", StringComparison.Ordinal))
+                {
+                    kind = i == bases.Length - 1 ? "auth_backup" : "config_backup";
+                }
             }
-            if (name.EndsWith("~", StringComparison.Ordinal))
-            {
-                if (name.StartsWith("auth.json.", StringComparison.Ordinal) && name.Length > 11) { return "auth_backup"; }
-                if (name.StartsWith("config.toml.", StringComparison.Ordinal) && name.Length > 13) { return "config_backup"; }
-            }
-            return null;
+            return kind;
         }
 
         static readonly string[] ReservedNames = { "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5",
@@ -688,6 +707,7 @@ namespace Bytes4096.Codex.P2
             double d;
             try { d = double.Parse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture); }
             catch (OverflowException) { d = t.StartsWith("-", StringComparison.Ordinal) ? double.NegativeInfinity : double.PositiveInfinity; }
+            if (d == 0 && t.StartsWith("-", StringComparison.Ordinal)) { return "-0.0"; }  // .NET Framework drops the sign
             return FloatRepr(d);
         }
 
@@ -697,19 +717,26 @@ namespace Bytes4096.Codex.P2
             if (double.IsNaN(d)) { return "NaN"; }
             if (double.IsPositiveInfinity(d)) { return "Infinity"; }
             if (double.IsNegativeInfinity(d)) { return "-Infinity"; }
-            string r = d.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            if (d == 0) { return BitConverter.DoubleToInt64Bits(d) < 0 ? "-0.0" : "0.0"; }
+            // the fewest significant digits that read back as the same double, as Python's repr
+            string r = null;
+            for (int precision = 1; precision <= 17; precision++)
+            {
+                r = d.ToString("E" + (precision - 1), System.Globalization.CultureInfo.InvariantCulture);
+                try
+                {
+                    if (double.Parse(r, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture) == d) { break; }
+                }
+                catch (OverflowException) { continue; }  // rounded past double.MaxValue
+            }
             string sign = "";
             if (r.StartsWith("-", StringComparison.Ordinal)) { sign = "-"; r = r.Substring(1); }
-            int exponent = 0;
-            int e = r.IndexOfAny(new char[] { 'E', 'e' });
-            if (e >= 0) { exponent = int.Parse(r.Substring(e + 1), System.Globalization.CultureInfo.InvariantCulture); r = r.Substring(0, e); }
+            int e = r.IndexOf('E');
+            int exponent = int.Parse(r.Substring(e + 1), System.Globalization.CultureInfo.InvariantCulture);
+            r = r.Substring(0, e);
             int dot = r.IndexOf('.');
             string digits = dot >= 0 ? r.Remove(dot, 1) : r;
             int point = (dot >= 0 ? dot : r.Length) + exponent;
-            int lead = 0;
-            while (lead < digits.Length - 1 && digits[lead] == '0') { lead++; }
-            digits = digits.Substring(lead);
-            point -= lead;
             digits = digits.TrimEnd('0');
             if (digits.Length == 0) { return sign + "0.0"; }
             int exp10 = point - 1;
@@ -974,6 +1001,11 @@ namespace Bytes4096.Codex.P2
         const uint ObjCaseInsensitive = 0x40;
         const int StatusNameNotFound = unchecked((int)0xC0000034);
         const int StatusNameCollision = unchecked((int)0xC0000035);
+        const int StatusInvalidInfoClass = unchecked((int)0xC0000003);
+        const int StatusInvalidParameter = unchecked((int)0xC000000D);
+        const int StatusNotSupported = unchecked((int)0xC00000BB);
+        const uint RenameReplace = 0x1, RenamePosix = 0x2, RenameIgnoreReadOnly = 0x40;
+        const uint DispositionDelete = 0x1, DispositionPosix = 0x2, DispositionIgnoreReadOnly = 0x10;
         const int StatusOplockBreakInProgress = 0x108;
         const uint OwnerAndDacl = 0x1 | 0x4;
         const uint DaclProtected = 0x4 | 0x80000000;
@@ -1156,9 +1188,26 @@ namespace Bytes4096.Codex.P2
         }
 
         // Rename the open file to name in the directory dir (both handles): FileRenameInformation.
+        // Rename the open file to name in the directory dir (both handles). FileRenameInformationEx
+        // (Windows 10 1809+) with POSIX semantics, where a read-only target (an attribute the account
+        // can set) does not block the replacement; the classic FileRenameInformation elsewhere.
         // False when the name exists and replace is false (the caller picks another name).
         public static bool RenameAt(SafeFileHandle handle, SafeFileHandle dir, string name, bool replace)
         {
+            int status = Rename(handle, dir, name, RenamePosix | (replace ? RenameReplace | RenameIgnoreReadOnly : 0), 65);
+            if (status == StatusInvalidInfoClass || status == StatusNotSupported || status == StatusInvalidParameter)
+            {
+                status = Rename(handle, dir, name, replace ? RenameReplace : 0, 10);
+            }
+            if (status == StatusNameCollision && !replace) { return false; }
+            if (status < 0) { throw Fail(status); }
+            return true;
+        }
+
+        static int Rename(SafeFileHandle handle, SafeFileHandle dir, string name, uint flags, int infoClass)
+        {
+            // FILE_RENAME_INFORMATION(_EX): flags (or the BOOLEAN ReplaceIfExists), the root directory
+            // handle (pointer-aligned), the name length in bytes, the name
             int nameOffset = 2 * IntPtr.Size + 4;
             int size = nameOffset + name.Length * 2 + 2;
             IntPtr info = Marshal.AllocHGlobal(size);
@@ -1166,17 +1215,14 @@ namespace Bytes4096.Codex.P2
             try
             {
                 for (int i = 0; i < size; i++) { Marshal.WriteByte(info, i, 0); }
-                Marshal.WriteByte(info, 0, (byte)(replace ? 1 : 0));
+                Marshal.WriteInt32(info, 0, (int)flags);
                 dir.DangerousAddRef(ref added);
                 Marshal.WriteIntPtr(info, IntPtr.Size, dir.DangerousGetHandle());
                 Marshal.WriteInt32(info, 2 * IntPtr.Size, name.Length * 2);
                 byte[] chars = Encoding.Unicode.GetBytes(name);
                 Marshal.Copy(chars, 0, new IntPtr(info.ToInt64() + nameOffset), chars.Length);
                 IoStatusBlock io;
-                int status = NtSetInformationFile(handle, out io, info, (uint)size, 10);
-                if (status == StatusNameCollision && !replace) { return false; }
-                if (status < 0) { throw Fail(status); }
-                return true;
+                return NtSetInformationFile(handle, out io, info, (uint)size, infoClass);
             }
             finally
             {
@@ -1185,16 +1231,26 @@ namespace Bytes4096.Codex.P2
             }
         }
 
-        // Delete the open object (the name it was opened by): FileDispositionInformation.
+        // Delete the open object (the name it was opened by): FileDispositionInformationEx with POSIX
+        // semantics, ignoring a read-only attribute; the classic FileDispositionInformation elsewhere.
         public static void DeleteByHandle(SafeFileHandle handle)
+        {
+            int status = SetDisposition(handle, DispositionDelete | DispositionPosix | DispositionIgnoreReadOnly, 64);
+            if (status == StatusInvalidInfoClass || status == StatusNotSupported || status == StatusInvalidParameter)
+            {
+                status = SetDisposition(handle, 1, 13);
+            }
+            if (status < 0) { throw Fail(status); }
+        }
+
+        static int SetDisposition(SafeFileHandle handle, uint flags, int infoClass)
         {
             IntPtr info = Marshal.AllocHGlobal(4);
             try
             {
-                Marshal.WriteInt32(info, 0, 1);
+                Marshal.WriteInt32(info, 0, (int)flags);
                 IoStatusBlock io;
-                int status = NtSetInformationFile(handle, out io, info, 4, 13);
-                if (status < 0) { throw Fail(status); }
+                return NtSetInformationFile(handle, out io, info, 4, infoClass);
             }
             finally { Marshal.FreeHGlobal(info); }
         }
@@ -1260,38 +1316,39 @@ Function Get-CodexFieldSpec {
 Function Test-CodexFieldType {
     param([object]$Value, [string]$Type)
     switch ($Type) {
-        'int' { return ($Value -is [int] -or $Value -is [long]) }
+        'int' { return ($Value -is [int] -or $Value -is [long] -or ($Value -is [Bytes4096.Codex.P2.JsonNumber] -and $Value.Integer)) }
         'bool' { return ($Value -is [bool]) }
         'str' { return ($Value -is [string]) }
-        'dict' { return ($Value -is [System.Management.Automation.PSCustomObject] -or $Value -is [System.Collections.IDictionary]) }
+        'dict' { return ($Value -is [Bytes4096.Codex.P2.JsonObject] -or $Value -is [System.Collections.IDictionary]) }
         'list<str>' {
             if ($Value -isnot [System.Collections.IList]) { return $false }
             foreach ($item in $Value) { if ($item -isnot [string]) { return $false } }
             return $true
         }
-        'list<dict>' { return ($Value -is [System.Collections.IList]) }
+        'list<dict>' {
+            if ($Value -isnot [System.Collections.IList]) { return $false }
+            foreach ($item in $Value) { if ($item -isnot [System.Collections.IDictionary]) { return $false } }
+            return $true
+        }
     }
     return $false
 }
 
 Function ConvertFrom-CodexRequest {
-    # A decoded request checked against its kind (unknown or missing fields, types, choices, the
-    # protocol version), returned as hashtables holding every field of the schema (absent = null).
-    param([object]$Value, [Parameter(Mandatory = $true)][string]$Kind)
-    if ($Value -isnot [System.Management.Automation.PSCustomObject]) { throw "$Kind must be a JSON object" }
+    # A request (read by the C# JSON reader) checked against its kind: unknown or missing fields,
+    # types, choices, the protocol version. Returned as hashtables holding every field of the
+    # schema (absent = null), integers as [long].
+    param([AllowNull()][object]$Value, [Parameter(Mandatory = $true)][string]$Kind)
+    if ($Value -isnot [Bytes4096.Codex.P2.JsonObject]) { throw "$Kind must be a JSON object" }
     $specs = Get-CodexFieldSpec -Kind $Kind
-    $given = @{}
-    foreach ($property in $Value.PSObject.Properties) {
-        if (@($specs.Keys) -cnotcontains $property.Name) {
-            throw "$Kind has an unknown field '$($property.Name)'"
-        }
-        $given[$property.Name] = $property.Value
+    foreach ($name in $Value.Keys) {
+        if (@($specs.Keys) -cnotcontains $name) { throw "$Kind has an unknown field '$name'" }
     }
     $out = @{}
     foreach ($name in $specs.Keys) {
         $spec = $specs[$name]
-        $present = $given.ContainsKey($name)
-        $item = if ($present) { $given[$name] } else { $null }
+        $present = $Value.Contains($name)
+        $item = $Value.Get($name)
         if (-not $present -and $spec.required) { throw "$Kind lacks the field '$name'" }
         if ($null -eq $item) {
             if ($present -and -not $spec.nullable) { throw "$Kind.$name must not be null" }
@@ -1303,6 +1360,13 @@ Function ConvertFrom-CodexRequest {
             throw "$Kind.$name must be one of $($spec.choices -join ', ')"
         }
         if ($spec.type -eq 'dict') { $item = ConvertFrom-CodexRequest -Value $item -Kind "$Kind.$name" }
+        if ($spec.type -eq 'int') {
+            $number = [long]0
+            if (-not [long]::TryParse($item.Text, [System.Globalization.NumberStyles]::AllowLeadingSign, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$number)) {
+                throw "$Kind.$name must be of type int"
+            }
+            $item = $number
+        }
         $out[$name] = $item
     }
     if ($Kind.IndexOf('.') -lt 0 -and $out.protocol -ne $CodexProtocol) {
@@ -1360,7 +1424,7 @@ Function Get-CodexPathRefusal {
 }
 
 Function Get-CodexAclRepair {
-    # What is wrong with an ACL ($null: nothing). Role: home, auth (also key backups) or config.
+    # What is wrong with an ACL ($null: nothing). Role: home, or file (config.toml, auth.json, backups).
     param([Parameter(Mandatory = $true)][string]$Role, [Parameter(Mandatory = $true)]$Security, [Parameter(Mandatory = $true)]$Who)
     return [Bytes4096.Codex.P2.Rules]::AclProblem($Role, $Security.protected, $Security.sids, $Security.names,
         $Security.types, $Security.masks, $Security.flags, $Who.sid)
@@ -1403,6 +1467,13 @@ Function Get-CodexErrorText {
         $exception = $exception.InnerException
     }
     return $exception.Message
+}
+
+Function Get-CodexInnerException {
+    param([Parameter(Mandatory = $true)]$ErrorRecord)
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception.InnerException) { $exception = $exception.InnerException }
+    return $exception
 }
 
 Function Get-CodexSidName {
@@ -1544,19 +1615,20 @@ Function Open-CodexHome {
     param([Parameter(Mandatory = $true)][string[]]$Split, [Parameter(Mandatory = $true)]$Who, [uint32]$HomeAccess)
     $walk = @{ handles = (New-Object -TypeName 'System.Collections.Generic.List[object]'); parent = $null; home = $null
         parent_exists = $true; path = [Bytes4096.Codex.P2.Rules]::JoinAbsolute($Split, $Split.Length) }
+    # directories above the home are only traversed and checked (attributes, owner): no list right
     $list = [uint32][Bytes4096.Codex.P2.Native]::ReadData
-    try { $dir = [Bytes4096.Codex.P2.Native]::OpenAt($null, $Split[1], $list, $false, $true, $true, $null) }
+    try { $dir = [Bytes4096.Codex.P2.Native]::OpenAt($null, $Split[1], 0, $false, $true, $true, $null) }
     catch { throw "$($Split[0])`: $(Get-CodexErrorText -ErrorRecord $_)" }
     if ($null -eq $dir) { throw "$($Split[0]) does not exist" }
     $walk.handles.Add($dir)
     for ($i = 2; $i -lt $Split.Length - 1; $i++) {
         $shown = [Bytes4096.Codex.P2.Rules]::JoinAbsolute($Split, $i + 1)
-        $entry = Open-CodexEntry -Dir $dir -Path $shown -Name $Split[$i] -Role 'ancestor' -Access $list -Who $Who
+        $entry = Open-CodexEntry -Dir $dir -Path $shown -Name $Split[$i] -Role 'ancestor' -Access 0 -Who $Who
         if ($null -eq $entry) { $walk.parent_exists = $false; return $walk }
         if ($entry.facts.Attributes -band [Bytes4096.Codex.P2.Rules]::AttrReparsePoint) {
             # an administrator's junction above the Codex home: follow it, then check what it leads to
             $entry.handle.Dispose()
-            $entry = Open-CodexEntry -Dir $dir -Path $shown -Name $Split[$i] -Role 'ancestor' -Access $list -Who $Who -Follow $true
+            $entry = Open-CodexEntry -Dir $dir -Path $shown -Name $Split[$i] -Role 'ancestor' -Access 0 -Who $Who -Follow $true
             if ($null -eq $entry) { $walk.parent_exists = $false; return $walk }
         }
         $walk.handles.Add($entry.handle)
@@ -1683,9 +1755,17 @@ Function Enter-CodexLock {
     finally { $sha.Dispose() }
     $name = 'bytes4096-codex-' + ([System.BitConverter]::ToString($digest, 0, 16) -replace '-', '').ToLowerInvariant()
     try { $mutex = New-Object -TypeName System.Threading.Mutex -ArgumentList $false, "Global\$name" }
-    catch [System.UnauthorizedAccessException] { $mutex = New-Object -TypeName System.Threading.Mutex -ArgumentList $false, "Local\$name" }
+    catch {
+        # no SeCreateGlobalPrivilege (a run as the account itself): the session's namespace
+        if ((Get-CodexInnerException -ErrorRecord $_) -isnot [System.UnauthorizedAccessException]) { throw }
+        $mutex = New-Object -TypeName System.Threading.Mutex -ArgumentList $false, "Local\$name"
+    }
     try { $acquired = $mutex.WaitOne([System.TimeSpan]::FromSeconds([System.Math]::Max(0, $TimeoutSeconds))) }
-    catch [System.Threading.AbandonedMutexException] { $acquired = $true }  # its holder died
+    catch {
+        # its holder died; both files are read again under the lock anyway
+        if ((Get-CodexInnerException -ErrorRecord $_) -isnot [System.Threading.AbandonedMutexException]) { throw }
+        $acquired = $true
+    }
     if (-not $acquired) {
         $mutex.Dispose()
         throw "another run of codex_config holds the lock of $HomePath for more than lock_timeout=$TimeoutSeconds s; nothing was written"
@@ -1705,6 +1785,12 @@ Function ConvertFrom-CodexAuthBytes {
     $line = if ($read.ErrorLine -gt 0) { $read.ErrorLine } else { $null }
     $column = if ($read.ErrorColumn -gt 0) { $read.ErrorColumn } else { $null }
     return @{ obj = $null; error = @{ msg = $read.ErrorMsg; line = $line; column = $column } }
+}
+
+Function ConvertTo-CodexAuthBytes {
+    # UTF-8 as the POSIX side encodes it (a lone surrogate as with 'surrogatepass').
+    param([Parameter(Mandatory = $true)][string]$Text)
+    return , [Bytes4096.Codex.P2.Rules]::Utf8SurrogatePass($Text)
 }
 
 Function Get-CodexSha256 {
@@ -1780,36 +1866,31 @@ Function Invoke-CodexRead {
                 $leftovers.Add((New-CodexMessage -Kind 'read_response.leftovers[]' -Fields ([ordered]@{ name = $name; kind = $kind; mode = $null })))
                 if ($kind -eq 'auth_backup') {
                     $security = Get-CodexLeftoverSecurity -Walk $walk -Name $name -Who $who
-                    if ($null -ne $security) { Add-CodexLooseAcl -List $loose -Path ($walk.path + '\' + $name) -Security $security -Role 'auth' -Who $who }
+                    if ($null -ne $security) { Add-CodexLooseAcl -List $loose -Path ($walk.path + '\' + $name) -Security $security -Role 'file' -Who $who }
                 }
             }
         }
 
         $config = Read-CodexFile -Walk $walk -Name $CodexConfigName -Cap $CodexMaxConfigBytes -Who $who
-        $configFacts = Get-CodexPathFacts -Path $config.path -Facts $config.facts -Security $config.security -Who $who -AclRole 'auth'
+        $configFacts = Get-CodexPathFacts -Path $config.path -Facts $config.facts -Security $config.security -Who $who -AclRole 'file'
         $configFacts['size'] = $null; $configFacts['sha256'] = $null; $configFacts['text'] = $null; $configFacts['error'] = $null
         if ($config.exists) {
             $configFacts['size'] = $config.bytes.Length
             $configFacts['sha256'] = Get-CodexSha256 -Bytes $config.bytes
-            $bad = [Bytes4096.Codex.P2.Rules]::Utf8ErrorOffset($config.bytes)
-            if ($bad -lt 0) { $configFacts['text'] = $CodexUtf8.GetString($config.bytes) }
+            $bad = [Bytes4096.Codex.P2.Rules]::Utf8ErrorLineColumn($config.bytes)
+            if ($null -eq $bad) { $configFacts['text'] = $CodexUtf8.GetString($config.bytes) }
             else {
-                # line and column (bytes, 1-based) of the first bad sequence, as the POSIX side reports them
-                $before = [byte[]]($config.bytes[0..([System.Math]::Max(0, $bad - 1))])
-                if ($bad -eq 0) { $before = [byte[]]@() }
-                $line = 1 + @($before | Where-Object { $_ -eq 10 }).Count
-                $lastNewline = [System.Array]::LastIndexOf($before, [byte]10)
                 $configFacts['error'] = New-CodexMessage -Kind 'read_response.config.error' -Fields ([ordered]@{
-                        msg = 'not valid UTF-8'; line = $line; column = ($bad - $lastNewline)
+                        msg = 'not valid UTF-8'; line = $bad[0]; column = $bad[1]
                     })
             }
-            Add-CodexLooseAcl -List $loose -Path $config.path -Security $config.security -Role 'config' -Who $who
+            Add-CodexLooseAcl -List $loose -Path $config.path -Security $config.security -Role 'file' -Who $who
         }
 
         $authFacts = $null
         if ($ReadRequest.want_auth) {
             $auth = Read-CodexFile -Walk $walk -Name $CodexAuthName -Cap $CodexMaxAuthBytes -Who $who
-            $authFacts = Get-CodexPathFacts -Path $auth.path -Facts $auth.facts -Security $auth.security -Who $who -AclRole 'auth'
+            $authFacts = Get-CodexPathFacts -Path $auth.path -Facts $auth.facts -Security $auth.security -Who $who -AclRole 'file'
             foreach ($name in @('size', 'sha256', 'valid', 'error', 'fields', 'auth_mode', 'key_present', 'key_fingerprint', 'unreadable_fields')) { $authFacts[$name] = $null }
             $authFacts['tokens'] = 'absent'
             $authFacts['credentials'] = 'none'
@@ -1836,7 +1917,7 @@ Function Invoke-CodexRead {
                     $authFacts['unreadable_fields'] = [string[]][Bytes4096.Codex.P2.Auth]::UnreadableFields($obj)
                     $authFacts['credentials'] = Get-CodexCredentials -Auth $obj
                 }
-                Add-CodexLooseAcl -List $loose -Path $auth.path -Security $auth.security -Role 'auth' -Who $who
+                Add-CodexLooseAcl -List $loose -Path $auth.path -Security $auth.security -Role 'file' -Who $who
             }
             $authFacts = New-CodexMessage -Kind 'read_response.auth' -Fields $authFacts
         }
@@ -1874,7 +1955,7 @@ Function New-CodexWritten {
                     }))
             auth = (New-CodexMessage -Kind 'write_response.auth' -Fields ([ordered]@{
                         changed = $false; content_changed = $false; backup_file = $null; tokens_backed_up = $false
-                        exists = $null; key_fingerprint = $null; auth_mode = $null; credentials = $null
+                        dropped_fields = [string[]]@(); exists = $null; key_fingerprint = $null; auth_mode = $null; credentials = $null
                     }))
             repaired = (New-Object -TypeName 'System.Collections.Generic.List[string]')
             removed_files = (New-Object -TypeName 'System.Collections.Generic.List[string]')
@@ -1993,12 +2074,12 @@ Function Invoke-CodexWrite {
             $Written.config.changed = $true
             $Written.config.content_changed = $true
             if ($config.exists) {
-                $problem = Get-CodexAclRepair -Role 'config' -Security $config.security -Who $who
+                $problem = Get-CodexAclRepair -Role 'file' -Security $config.security -Who $who
                 if ($null -ne $problem) { $Written.repaired.Add((Get-CodexRepairText -Path $config.path -Problem $problem -Who $who)) }
             }
         }
         elseif ($config.exists) {
-            $problem = Get-CodexAclRepair -Role 'config' -Security $config.security -Who $who
+            $problem = Get-CodexAclRepair -Role 'file' -Security $config.security -Who $who
             if ($null -ne $problem) {
                 [void](Write-CodexAtomic -Walk $walk -Name $CodexConfigName -Bytes $config.bytes -Who $who -Replace $true)
                 $Written.repaired.Add((Get-CodexRepairText -Path $config.path -Problem $problem -Who $who))
@@ -2009,6 +2090,7 @@ Function Invoke-CodexWrite {
         if ($null -ne $auth) {
             if ($authBackup) {
                 $Written.auth.backup_file = New-CodexBackup -Walk $walk -Name $CodexAuthName -Bytes $auth.bytes -Who $who
+                $Written.auth.dropped_fields = [string[]]$droppedFields.ToArray()
                 $Written.auth.tokens_backed_up = $dropped
             }
             if ($null -ne $authNew) {
@@ -2017,7 +2099,7 @@ Function Invoke-CodexWrite {
                 $Written.auth.changed = $true
                 $Written.auth.content_changed = $true
                 if ($auth.exists) {
-                    $problem = Get-CodexAclRepair -Role 'auth' -Security $auth.security -Who $who
+                    $problem = Get-CodexAclRepair -Role 'file' -Security $auth.security -Who $who
                     if ($null -ne $problem) { $Written.repaired.Add((Get-CodexRepairText -Path $auth.path -Problem $problem -Who $who)) }
                 }
             }
@@ -2028,7 +2110,7 @@ Function Invoke-CodexWrite {
                 $Written.auth.content_changed = $true
             }
             elseif ($auth.exists) {
-                $problem = Get-CodexAclRepair -Role 'auth' -Security $auth.security -Who $who
+                $problem = Get-CodexAclRepair -Role 'file' -Security $auth.security -Who $who
                 if ($null -ne $problem) {
                     [void](Write-CodexAtomic -Walk $walk -Name $CodexAuthName -Bytes $auth.bytes -Who $who -Replace $true)
                     $Written.repaired.Add((Get-CodexRepairText -Path $auth.path -Problem $problem -Who $who))
@@ -2047,7 +2129,7 @@ Function Invoke-CodexWrite {
             }
             $security = Get-CodexLeftoverSecurity -Walk $walk -Name $name -Who $who
             if ($null -eq $security) { continue }
-            $problem = Get-CodexAclRepair -Role 'auth' -Security $security -Who $who
+            $problem = Get-CodexAclRepair -Role 'file' -Security $security -Who $who
             if ($null -ne $problem) {
                 $backup = Read-CodexFile -Walk $walk -Name $name -Cap $CodexMaxAuthBytes -Who $who
                 if (-not $backup.exists) { continue }
@@ -2096,7 +2178,8 @@ Function ConvertTo-CodexPlain {
 $written = $null
 try {
     Import-CodexNative
-    $decoded = ConvertFrom-Json -InputObject $RequestJson
+    try { $decoded = [Bytes4096.Codex.P2.Json]::Parse($RequestJson) }
+    catch { throw "the $Phase request is not valid JSON: $(Get-CodexErrorText -ErrorRecord $_)" }
     if ($Phase -eq 'read') {
         $Ansible.Changed = $false
         $state = Invoke-CodexRead -ReadRequest (ConvertFrom-CodexRequest -Value $decoded -Kind 'read_request')
@@ -2106,7 +2189,7 @@ try {
         if ($Ansible.CheckMode) { throw 'internal error: write trip requested in check mode' }
         $request = ConvertFrom-CodexRequest -Value $decoded -Kind 'write_request'
         $written = New-CodexWritten -Access 'root'
-        Invoke-CodexWrite -WriteRequest $request -Key $Secret -Written $written
+        $null = Invoke-CodexWrite -WriteRequest $request -Key $Secret -Written $written
         $Ansible.Changed = $written.config.changed -or $written.auth.changed -or $written.home_created -or $written.repaired.Count -gt 0 -or $written.removed_files.Count -gt 0
         $Ansible.Result = @{ written = (ConvertTo-CodexPlain -Written $written) }
     }

@@ -50,7 +50,7 @@ def _refuse_unsafe(info, what):
 def plan_home(home, attrs, needs_home):
     """The Codex home: created when a file must be written into it, its mode tightened when loose."""
     _refuse_unsafe(home, 'directory')
-    repair = attrs.home(home) if home.get('exists') else None
+    repair = attrs.home(home)[0] if home.get('exists') else None
     create = not home.get('exists') and needs_home
     if create and home.get('parent_exists') is False:
         raise PlanError('the parent directory of %s does not exist; nothing was written' % home['path'])

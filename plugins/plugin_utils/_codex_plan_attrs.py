@@ -6,8 +6,9 @@
 POSIX hosts get modes (and the group option); Windows hosts get an ACL for the owner, SYSTEM and
 Administrators. The host side applies the rules (``module_utils/_codex_protocol``); a strategy,
 chosen once per task by :func:`attributes_for`, answers the same questions for both OSes so the
-planner can predict a write trip (check mode included): what it would repair ("path: 0755 -> 0700"),
-whether owner or group drifted, and how a new config.toml ends its lines.
+planner can predict a write trip (check mode included): ``home``, ``config`` and ``auth`` each return
+(the repair a write trip makes, e.g. "path: 0755 -> 0700", or None; whether owner or group drifted),
+and ``new_file_text`` gives a new config.toml its line endings.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ class PosixAttributes(object):
         return _repair(info['path'], have, want) if want != have else None
 
     def home(self, info):
-        """The repair of the Codex home, or None."""
-        return self._check('home', info)
+        """(repair or None, owner/group drift) of the Codex home."""
+        return self._check('home', info), False
 
     def config(self, info):
         """(repair or None, owner/group drift) of config.toml."""
@@ -111,7 +112,8 @@ class PosixAttributes(object):
 
 
 class WindowsAttributes(object):
-    """An ACL for the owner, SYSTEM and Administrators on Windows hosts (set by the script)."""
+    """An ACL for the owner, SYSTEM and Administrators on Windows hosts (set by the script on every
+    write trip, for the Codex home and both files)."""
 
     platform = 'windows'
 
@@ -124,18 +126,22 @@ class WindowsAttributes(object):
     def new_file_text(self, text):
         return text.replace('\r\n', '\n').replace('\n', '\r\n')
 
-    def home(self, info):
+    @staticmethod
+    def _check(info):
+        if info and info.get('exists') and info.get('private') is False:
+            return '%s: ACL open to others -> owner, SYSTEM and Administrators only' % info['path']
         return None
 
+    def home(self, info):
+        return self._check(info), False
+
     def config(self, info):
-        return None, False
+        return self._check(info), False
 
     def auth(self, info):
-        if not info or not info.get('exists') or not info.get('valid'):
+        if not info or not info.get('valid'):
             return None, False
-        if info.get('private') is False:
-            return '%s: ACL open to others -> owner, SYSTEM and Administrators only' % info['path'], False
-        return None, False
+        return self._check(info), False
 
     def check_writer(self, paths):
         return

@@ -9,9 +9,15 @@ text or a :class:`TomlMergeError` that names the file, line and column.
 
 Guarantees (each one is checked again on the produced text before it is returned):
 - the result parses, and its meaning is exactly ``existing`` deep-merged with ``block`` then
-  ``settings`` (``state=present``) or ``existing`` minus what they name (``state=absent``);
+  ``settings`` (``state=present``) or ``existing`` minus what they name (``state=absent``), with the
+  documented repairs: stray copies of top-level keys from an old paste go (present), credential
+  sources that would shadow auth.json go (present with ``strip_credentials``), and a provider table
+  Codex would refuse after the removal goes whole, with a ``model_provider`` naming it (absent);
+  each repair is listed in the :class:`MergeResult`;
+- every value written is one Codex reads back (64-bit integers, finite floats, valid Unicode);
 - when nothing has to change the input is returned unchanged, byte for byte (idempotence);
-- untouched content keeps its bytes: comments, blank lines, order, quoting, CRLF, BOM, unicode.
+- untouched content keeps its bytes: comments, blank lines, order, quoting, CRLF, BOM, unicode;
+- any text at all gives a result or a :class:`TomlMergeError`, never another exception.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import
 __all__ = ['BUILTIN_PROVIDERS', 'CREDENTIAL_KEYS', 'MASK_PLACEHOLDER', 'MergeResult', 'TomlMergeError',
            'UNPARSABLE_MASKED', 'credential_sources', 'deep_merge', 'deep_remove', 'desired_data', 'dotted_key',
            'find_paste_leftovers', 'is_secret_path', 'key_fingerprint', 'mask_secrets', 'merge_config',
-           'normalize_api_key', 'parse_block', 'plain_settings', 'validate_config']
+           'normalize_api_key', 'parse_block', 'plain_settings', 'validate_config', 'value_problems']
 
 try:
     import tomllib as _strict_toml  # Python >= 3.11: an independent, strict parser for validation
@@ -48,6 +54,13 @@ except ImportError as exc:  # pragma: no cover - reported by the action plugin
 BUILTIN_PROVIDERS = frozenset(('openai', 'ollama', 'lmstudio', 'amazon-bedrock'))
 # wire_api values Codex 0.169 accepts ("chat" is refused).
 SUPPORTED_WIRE_APIS = frozenset(('responses',))
+# Top-level settings with which Codex 0.169 refuses to start: (key, value or None for any, why).
+_REFUSED_SETTINGS = (
+    ('profile', None, 'Codex refuses the whole file with the legacy profile selector ("no longer '
+                      'supported; use --profile NAME with NAME.config.toml")'),
+    ('approval_policy', 'untrusted', 'Codex refuses the whole file with this value ("no longer supported; '
+                                     'remove this setting")'),
+)
 # Keys of a provider table through which Codex takes a credential instead of auth.json (each one wins
 # over auth.json, even next to requires_openai_auth = true).
 CREDENTIAL_KEYS = ('env_key', 'experimental_bearer_token', 'auth')
@@ -223,8 +236,8 @@ def _checked_scalar(value, path, source):
     if isinstance(value, int):
         if not INT64_MIN <= value <= INT64_MAX:
             raise TomlMergeError(
-                '%s is an integer outside the signed 64-bit range (%d .. %d) that TOML allows and Codex '
-                'reads; Codex would refuse the whole file' % (path, INT64_MIN, INT64_MAX), source=source)
+                '%s is an integer outside the signed 64-bit range (%d .. %d) that TOML allows: Codex '
+                'refuses the whole file' % (path, INT64_MIN, INT64_MAX), source=source)
     elif isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise TomlMergeError(
@@ -733,6 +746,43 @@ def _delete_path(document, path):
     for key in path[:-1]:
         container = container[key]
     del container[path[-1]]
+    if isinstance(container, _tk_items.InlineTable):
+        _inline_compact(container)
+
+
+def _inline_compact(table):
+    """Blank the separator a deleted key of an inline table left (``{ a = 1,  c = 3 }``).
+
+    Entries are blanked, not removed: tomlkit indexes the body by position.
+    """
+    body = table.value.body
+
+    def step(index, direction):
+        index += direction
+        while 0 <= index < len(body) and body[index][0] is None and not body[index][1].as_string():
+            index += direction
+        return index
+
+    def spacing(index, comma):
+        return (0 <= index < len(body) and body[index][0] is None
+                and isinstance(body[index][1], _tk_items.Whitespace) and (',' in body[index][1].s) == comma)
+
+    for index, (key, item) in enumerate(body):
+        if key is not None or not isinstance(item, _tk_items.Null) or getattr(item, '_separator_blanked', False):
+            continue
+        item._separator_blanked = True  # the next deletion in this table must not take another separator
+        after = step(index, 1)
+        before = step(index, -1)
+        if spacing(after, True):             # a key follows: drop the comma after it and the space after that
+            body[after][1]._s = ''
+            space = step(after, 1)
+            if spacing(space, False) and any(k is not None for k, dummy in body[space + 1:]):
+                body[space][1]._s = ''
+        elif spacing(before, False) and spacing(step(before, -1), True):    # the last key: ", " before it
+            body[step(before, -1)][1]._s = ''
+            body[before][1]._s = ''
+        elif spacing(before, True):
+            body[before][1]._s = ''
 
 
 def _delete_paths(document, paths):
@@ -893,15 +943,24 @@ def _describe(exc):
     return '%s: %s' % (type(exc).__name__, message) if isinstance(exc, (IndexError, KeyError)) else message
 
 
-def validate_config(data, desired=None, source='config.toml'):
-    """Check the merged config: model_provider names a provider, blocks do not shadow built-ins,
-    the providers the task names have a name, values are in the ranges Codex reads.
+def validate_config(data, desired=None, source='config.toml', strict=False):
+    """Check the merged config against what Codex 0.169 refuses; return a list of warnings.
 
-    ``desired`` is what the task asked for; built-in shadowing, wire_api and a missing provider name
-    are errors when the task names that provider, warnings otherwise, so an odd but pre-existing user
-    setting does not block a run. Returns a list of warnings.
+    Errors (:class:`TomlMergeError`) for what the task itself asks for (``desired``): a block for a
+    built-in provider id, a ``wire_api`` other than "responses", a provider it names without a name,
+    a refused setting; and always for a ``model_provider`` that names no provider. What the user's
+    file already holds and Codex refuses as a whole (a ``[model_providers.<built-in id>]`` table, a
+    provider without a name, the legacy ``profile`` selector, ``approval_policy = "untrusted"``, an
+    integer outside 64 bits) is a warning, or an error with ``strict=True`` (deploy: writing a file
+    Codex will not load is no success; offboarding passes ``strict=False`` so it is never blocked).
     """
     warnings = []
+
+    def refused(message):
+        if strict:
+            raise TomlMergeError(message, source=source)
+        warnings.append('%s: %s' % (source, message))
+
     desired = desired or {}
     providers = data.get('model_providers', {})
     if not isinstance(providers, dict):
@@ -912,25 +971,30 @@ def validate_config(data, desired=None, source='config.toml'):
     for provider_id, fields in wanted_providers.items():
         if provider_id in BUILTIN_PROVIDERS:
             raise TomlMergeError(
-                '[model_providers.%s] cannot override the Codex built-in provider %r (Codex '
-                'ignores such a block); use another id, e.g. "OpenAI"' % (provider_id, provider_id),
-                source='block/settings')
+                '[model_providers.%s] cannot override the Codex built-in provider %r (Codex refuses '
+                'the whole file: reserved built-in provider id); use another id, e.g. "OpenAI"'
+                % (provider_id, provider_id), source='block/settings')
         if isinstance(fields, dict) and 'wire_api' in fields and fields['wire_api'] not in SUPPORTED_WIRE_APIS:
             raise TomlMergeError(
                 'model_providers.%s.wire_api = %r is refused by Codex; use "responses"'
                 % (provider_id, fields['wire_api']), source='block/settings')
     for provider_id, table in providers.items():
         if provider_id in BUILTIN_PROVIDERS:
-            if provider_id not in wanted_providers:
-                warnings.append('%s: [model_providers.%s] is ignored by Codex (built-in provider id)'
-                                % (source, provider_id))
+            refused('[%s] uses a reserved built-in provider id: Codex refuses the whole file; rename it '
+                    '(e.g. "%s-custom") or remove it' % (dotted_key(('model_providers', provider_id)), provider_id))
             continue
         if isinstance(table, dict) and not _has_name(table):
             message = ('%s has no name: Codex refuses a provider without one ("provider name must not be '
                        'empty") and then does not start at all' % dotted_key(('model_providers', provider_id)))
             if provider_id in wanted_providers:
                 raise TomlMergeError(message + '; set model_providers.%s.name' % provider_id, source=source)
-            warnings.append('%s: %s' % (source, message))
+            refused(message)
+    for key, value, why in _REFUSED_SETTINGS:
+        if key in data and (value is None or data[key] == value):
+            message = '%s = %s: %s' % (key, _quote_key(str(data[key])), why)
+            if key in desired:
+                raise TomlMergeError(message, source='block/settings')
+            refused(message)
     selected = data.get('model_provider')
     if selected is not None:
         if not isinstance(selected, str):
@@ -945,7 +1009,7 @@ def validate_config(data, desired=None, source='config.toml'):
     except RecursionError:
         problems = ['values nested too deeply to check']
     for problem in problems:
-        warnings.append('%s: %s' % (source, problem))
+        refused(problem)
     return warnings
 
 
@@ -953,8 +1017,8 @@ def validate_config(data, desired=None, source='config.toml'):
 # Masking secrets for display (the diff)
 
 MASK_PLACEHOLDER = '********'
-UNPARSABLE_MASKED = ('(config.toml is not valid TOML; its content is not shown because it may hold '
-                     'secrets)\n')
+UNPARSABLE_MASKED = ('(config.toml content not shown: it is not valid TOML or could not be masked '
+                     'safely, and it may hold secrets)\n')
 # A key whose name contains one of these holds a secret when its value is a string.
 _SECRET_WORDS = ('token', 'secret', 'password', 'passwd', 'apikey', 'authorization', 'cookie')
 # Tables whose every value is masked: request headers (they carry credentials) and the environment
@@ -1026,9 +1090,10 @@ def mask_secrets(text_or_data):
 
     Text in, text out: the same TOML with only those values changed (comments, order, quoting, CRLF
     and BOM kept); ``sk-...`` keys are masked wherever they stand, comments included. Text that does
-    not parse gives :data:`UNPARSABLE_MASKED` instead. A dict gives a masked copy. Which keys count as
-    secret: :func:`is_secret_path`. The result never holds a value the rule masks: it is checked
-    against a strict parse, and when the in-place edit does not match, the data is rendered anew.
+    not parse gives the fixed message :data:`UNPARSABLE_MASKED` instead. A dict gives a masked copy.
+    Which keys count as secret: :func:`is_secret_path`. The result never holds a value the rule
+    masks: it is checked against a strict parse, and when the in-place edit does not match, the
+    masked data is rendered anew (comments lost) or, failing that, the fixed message is returned.
     """
     if isinstance(text_or_data, dict):
         return _mask_plain(text_or_data, ())
@@ -1040,23 +1105,21 @@ def mask_secrets(text_or_data):
     try:
         data = _parse_data(body, 'config.toml')
         expected = _mask_plain(data, ())
-        if same_value(expected, data) and not re.search(_KEY_PATTERN, body):
-            return text_or_data
-        document = tomlkit.parse(body)
-        _mask_document(document, ())
-        masked = re.sub(_KEY_PATTERN, MASK_PLACEHOLDER, document.as_string())
-    except Exception:  # any parse or tomlkit failure: show nothing rather than a secret
+    except Exception:  # TomlMergeError, or anything else a hostile text provokes: show nothing
         return UNPARSABLE_MASKED
-    try:
-        ok = same_value(_parse_data(masked, 'config.toml'), expected)
-    except TomlMergeError:
-        ok = False
-    if not ok:
+    if same_value(expected, data) and not re.search(_KEY_PATTERN, body):
+        return text_or_data
+    for render in (_mask_in_place, tomlkit.dumps):
         try:
-            masked = tomlkit.dumps(expected)
-            ok = same_value(_parse_data(masked, 'config.toml'), expected)
-        except Exception:
-            ok = False
-        if not ok:
-            return UNPARSABLE_MASKED
-    return _join_text(masked, bom, crlf)
+            masked = render(body) if render is _mask_in_place else render(expected)
+            if same_value(_parse_data(masked, 'config.toml'), expected):
+                return _join_text(masked, bom, crlf)
+        except Exception:  # a tomlkit failure on an odd layout: the next rendering, then nothing
+            continue
+    return UNPARSABLE_MASKED
+
+
+def _mask_in_place(body):
+    document = tomlkit.parse(body)
+    _mask_document(document, ())
+    return re.sub(_KEY_PATTERN, MASK_PLACEHOLDER, document.as_string())

@@ -62,8 +62,9 @@ def test_new_codex_home_is_private(report):
     assert config['user'] == 'bob' and config['mode'] == 0o600
 
 
-def test_existing_home_mode_left_alone(report):
-    assert report['/home/alice/.codex']['mode'] == 0o755
+def test_loose_existing_home_repaired(report):
+    # prepare.yml left it 0755: a Codex home that holds a key is the account's alone
+    assert report['/home/alice/.codex']['mode'] == 0o700
 
 
 def test_symlinked_config_stays_a_link_and_keeps_its_mode(report):

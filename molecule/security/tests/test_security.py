@@ -20,7 +20,7 @@ RUNS = STATE / 'runs'
 RUN_NAMES = ['r1-deploy-check', 'r2-deploy', 'r3-rotate', 'r4-install-profile', 'r5-audit',
              'r6-offboard', 'r7-offboard-cli', 'r8-http-installer']
 AFTER_USERDEL = {'r6-offboard', 'r7-offboard-cli', 'r8-http-installer'}
-BOUND = int(os.environ.get('SECURITY_RUN_TIMEOUT') or 180)
+BOUND = int(os.environ.get('SECURITY_RUN_TIMEOUT') or 240)
 ACCOUNT_DB = re.compile(r'^/etc/(passwd|shadow|group|gshadow|subuid|subgid)-?$')
 
 
@@ -258,7 +258,11 @@ def test_offboard_corrupt_auth_json_removed_or_failed_by_name(runs):
     left = [p for p in _load('keys-left.json') if p.startswith('/home/mallory-corrupt/')]
     if left:
         assert runs['r6-offboard']['rc'] != 0
-        assert_refusal_names(runs, 'r6-offboard', *left)
+        blocks = failures(runs['r6-offboard']['out'])
+        for path in left:
+            home, name = path.rsplit('/', 1)
+            assert any(path in b or (home in b and name in b) for b in blocks), (
+                'a key is left in %s and no failure of offboard names it' % path)
 
 
 def test_offboard_fails_for_deleted_account(runs):

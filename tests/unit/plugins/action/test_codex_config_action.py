@@ -346,6 +346,17 @@ def test_windows_acl_drift_is_one_write_without_key():
     assert 'sensitive_parameters' not in host.calls[1][1]
 
 
+def test_windows_loose_home_acl_alone_makes_a_write_trip():
+    read = windows_read(config_info('model = "x"\n', home=WIN_HOME, mode=None, uid=None, gid=None, private=True))
+    read['home']['private'] = False
+    predicted = run(FakeHost(read, windows=True), check_mode=True, settings={'model': 'x'})
+    assert predicted['changed'] and predicted['repaired'][0].startswith(WIN_HOME + ': ACL')
+    host = FakeHost(read, windows=True)
+    run(host, settings={'model': 'x'})
+    assert host.phases() == ['read', 'write']
+    assert host.request('write')['auth'] is None and host.request('write')['config']['text'] is None
+
+
 def test_windows_refuses_posix_only_options_before_any_trip():
     host = FakeHost(windows_read(), windows=True)
     result = run(host, config_mode='0644', settings={'a': 1})

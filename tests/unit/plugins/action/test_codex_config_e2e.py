@@ -120,7 +120,7 @@ def account():
     try:
         yield pwd.getpwnam(name)
     finally:
-        subprocess.run(['userdel', '-r', name], capture_output=True)
+        subprocess.run(['userdel', '-r', name], capture_output=True, check=False)
 
 
 def test_account_home_written_as_the_account(account):

@@ -39,12 +39,12 @@ def test_posix_request_mode_and_text():
 
 def test_posix_home_rules():
     account = PosixAttributes().bind(read_response())
-    assert account.home(path_info(HOME, kind='directory', mode='0755')) == '%s: 0755 -> 0700' % HOME
-    assert account.home(path_info(HOME, kind='directory', mode='0700')) is None
+    assert account.home(path_info(HOME, kind='directory', mode='0755')) == ('%s: 0755 -> 0700' % HOME, False)
+    assert account.home(path_info(HOME, kind='directory', mode='0700')) == (None, False)
     shared = PosixAttributes(0o644).bind(read_response())
-    assert shared.home(path_info(HOME, kind='directory', mode='0755')) is None
+    assert shared.home(path_info(HOME, kind='directory', mode='0755')) == (None, False)
     root = PosixAttributes(0o644).bind(read_response(access='root', account_uid=0))
-    assert root.home(path_info('/etc/codex', kind='directory', mode='0775', uid=0)) == '/etc/codex: 0775 -> 0755'
+    assert root.home(path_info('/etc/codex', kind='directory', mode='0775', uid=0))[0] == '/etc/codex: 0775 -> 0755'
 
 
 def test_posix_config_rules():
@@ -77,8 +77,12 @@ def test_windows_acl_strategy():
     attrs = WindowsAttributes().bind(read_response(platform='windows'))
     assert attrs.request_config_mode() is None
     assert attrs.new_file_text('a\nb\r\n') == 'a\r\nb\r\n'
-    assert attrs.home(path_info(WIN_HOME, kind='directory', mode=None)) is None
-    assert attrs.config(config_info('a = 1\n', home=WIN_HOME, mode=None)) == (None, False)
+    assert attrs.home(path_info(WIN_HOME, kind='directory', mode=None, private=True)) == (None, False)
+    assert attrs.config(config_info('a = 1\n', home=WIN_HOME, mode=None, private=True)) == (None, False)
+    assert attrs.home(path_info(WIN_HOME, kind='directory', mode=None, private=False))[0].startswith(WIN_HOME + ': ACL')
+    config_repair = attrs.config(config_info('a = 1\n', home=WIN_HOME, mode=None, private=False))[0]
+    assert config_repair.startswith(WIN_HOME + '\\config.toml: ACL')
+    assert attrs.auth(auth_info('sk-x', home=WIN_HOME, mode=None, private=None)) == (None, False)
     assert attrs.auth(auth_info('sk-x', home=WIN_HOME, mode=None, private=True)) == (None, False)
     repair, drift = attrs.auth(auth_info('sk-x', home=WIN_HOME, mode=None, private=False))
     assert repair.startswith(WIN_HOME + '\\auth.json: ACL') and drift is False

@@ -32,16 +32,19 @@ def doctor(**changes):
     return json.dumps(doc)
 
 
-def record(**overrides):
+def record(doctor_stdout=None, doctor_rc=0, fingerprint=FP_OLD, shells=('non-login', 'login'), key=None,
+           **overrides):
+    """A raw audit record as the role's codex_audit_records builds it."""
+    stdout = doctor() if doctor_stdout is None else doctor_stdout
     base = {
         'user': 'alice',
         'scope': 'user',
+        'state': 'present',
+        'exists': True,
         'codex_home': '/home/alice/.codex',
-        'version_rc': 0,
-        'version_stdout': 'codex-cli 0.169.0\n',
-        'doctor_rc': 0,
-        'doctor_stdout': doctor(),
-        'fingerprint': FP_OLD,
+        'key': dict({'fingerprint': fingerprint, 'auth_mode': None, 'credentials': None, 'repaired': [],
+                     'error': None}, **(key or {})),
+        'runs': [{'shell': shell, 'rc': doctor_rc, 'stdout': stdout, 'stderr': ''} for shell in shells],
         'expected': {'model': 'gpt-5.5', 'provider': 'OpenAI', 'fingerprint': FP_OLD, 'key': True},
     }
     base.update(overrides)
@@ -56,9 +59,12 @@ def test_healthy_user_is_ok_and_reads_everything_from_doctor():
     assert row['model'] == 'gpt-5.5'
     assert row['provider'] == 'OpenAI'
     assert row['fingerprint'] == FP_OLD
+    assert row['provider_host'] == '127.0.0.1:18080'
+    assert row['doctor_status'] == 'ok'
+    assert row['shells'] == ['non-login', 'login']
     assert row['problems'] == [] and row['warnings'] == []
-    # updates.status is a warning in the captured report (offline): a note, not a status change.
-    assert row['notes'] == ['updates.status: update configuration is locally consistent']
+    # updates.status is a warning in the captured report (offline): explained once, not per shell.
+    assert len(row['notes']) == 1 and row['notes'][0].startswith('updates.status: the latest-version probe')
     assert row['checks']['config.load'] == 'ok'
 
 
@@ -75,8 +81,16 @@ def test_ignored_keys_warning_makes_the_user_warning_and_names_the_keys():
 @pytest.mark.parametrize('overrides, fragment', [
     ({'fingerprint': FP_NEW}, 'is not the vault key'),
     ({'fingerprint': None}, 'no API key'),
-    ({'version_rc': 127, 'version_stdout': ''}, 'not runnable'),
+    ({'doctor_stdout': '', 'doctor_rc': 127}, 'gave no report (rc 127)'),
     ({'doctor_stdout': 'Error: boom', 'doctor_rc': 1}, 'gave no report'),
+    ({'key': {'error': 'auth.json is a FIFO'}}, 'could not be read: auth.json is a FIFO'),
+    ({'key': {'auth_mode': 'chatgpt'}}, "stores auth_mode 'chatgpt'"),
+    ({'key': {'credentials': 'chatgpt'}}, 'ChatGPT token to the provider'),
+    ({'key': {'credentials': 'unreadable'}}, 'would send no key'),
+    ({'doctor_stdout': doctor(auth_credentials={'status': 'fail', 'summary': 'stored credentials could not be read'})},
+     'would send requests without a key'),
+    ({'doctor_stdout': doctor(auth_credentials={'details': {'stored auth mode': 'chatgpt'}})},
+     'would send the ChatGPT login'),
     ({'expected': {'model': 'gpt-6', 'provider': 'OpenAI'}}, "model is 'gpt-5.5'"),
     ({'expected': {'model': 'gpt-5.5', 'provider': 'bytes'}}, "model provider is 'OpenAI'"),
 ])
@@ -93,6 +107,37 @@ def test_failed_gating_check_fails_the_user():
     assert row['problems'] == ['network.provider_reachability: provider endpoints are unreachable']
 
 
+def test_a_failure_in_one_shell_only_names_that_shell():
+    good, bad = doctor(), doctor(config_load={'status': 'fail', 'summary': 'config could not be loaded'})
+    rec = record()
+    rec['runs'][1]['stdout'] = bad
+    row = fr.audit_user(rec)
+    assert row['status'] == 'failing'
+    assert all(p.startswith('(login shell) ') for p in row['problems']), row['problems']
+    rec['runs'][1]['stdout'] = good
+    assert fr.audit_user(rec)['status'] == 'ok'
+
+
+def test_declared_absent_account_is_offboarded_only_without_a_key():
+    row = fr.audit_user(record(state='absent', fingerprint=None, shells=()))
+    assert row['status'] == 'offboarded' and row['problems'] == []
+    row = fr.audit_user(record(state='absent', fingerprint=FP_OLD, shells=()))
+    assert row['status'] == 'failing' and 'still holds key' in row['problems'][0]
+    row = fr.audit_user(record(state='absent', fingerprint=None, shells=(), key={'error': 'unreadable'}))
+    assert row['status'] == 'failing'
+    gone = fr.audit_user(record(state='absent', exists=False, fingerprint=None, shells=()))
+    assert gone['status'] == 'warning' and 'cannot be attributed' in gone['warnings'][0]
+    report = fr.fleet_report([{'host': 'laptop', 'records': [record(), record(user='bob', state='absent',
+                                                                                fingerprint=None, shells=())]}])
+    assert report['hosts'][0]['status'] == 'ok'
+    assert '| laptop | bob | offboarded |' in fr.fleet_report_markdown(report)
+
+
+def test_loose_modes_are_a_warning():
+    row = fr.audit_user(record(key={'repaired': ['auth.json 0644 -> 0600']}))
+    assert row['status'] == 'warning' and 'auth.json 0644 -> 0600' in row['warnings'][0]
+
+
 def test_missing_gating_check_fails_and_custom_gating_list_is_honoured():
     doc = json.loads(doctor())
     del doc['checks']['installation']
@@ -103,7 +148,7 @@ def test_missing_gating_check_fails_and_custom_gating_list_is_honoured():
 
 def test_system_layer_without_key_and_doctor_with_a_leading_line():
     row = fr.audit_user(record(scope='system', fingerprint=None,
-                               doctor_stdout='notice: something\n' + doctor(),
+                               doctor_stdout='notice: something\n' + doctor(auth_credentials={'status': 'fail'}),
                                expected={'model': 'gpt-5.5', 'provider': 'OpenAI', 'key': False}))
     assert row['status'] == 'ok'
     assert row['scope'] == 'system'
@@ -148,7 +193,7 @@ def test_markdown_table_has_one_row_per_user_and_the_summary():
     assert '**hosts: 0 ok / 0 warning / 2 failing**' in lines
     rows = [line for line in lines if line.startswith('| laptop-1 ')]
     assert len(rows) == 2
-    assert '| alice | ok | 0.169.0 | npm | gpt-5.5 | OpenAI | {0} |'.format(FP_OLD) in rows[0]
+    assert '| alice | ok | 0.169.0 | npm | gpt-5.5 | 127.0.0.1:18080 (OpenAI) | {0} | ok |'.format(FP_OLD) in rows[0]
     assert 'failing' in rows[1] and 'is not the vault key' in rows[1]
     # a pipe in a cell cannot break the table
     assert any(line.startswith('| gone\\|1 |') for line in lines)

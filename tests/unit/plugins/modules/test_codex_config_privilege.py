@@ -247,8 +247,8 @@ def test_a_held_lock_fails_clearly_after_lock_timeout(alice):
 def test_loose_modes_are_reported_and_repaired(alice):
     alice.mkdir(alice.codex, 0o777)
     config = alice.write(os.path.join(alice.codex, 'config.toml'), BLOCK, 0o666)
-    auth = alice.write(os.path.join(alice.codex, 'auth.json'), json.dumps({'OPENAI_API_KEY': 'sk-fleet-1',
-                                                                            'auth_mode': 'apikey'}), 0o644)
+    stored = json.dumps({'OPENAI_API_KEY': 'sk-fleet-1', 'auth_mode': 'apikey'})
+    auth = alice.write(os.path.join(alice.codex, 'auth.json'), stored, 0o644)
     backup = alice.write(os.path.join(alice.codex, 'auth.json.2025-01-01@00:00:00~'), '{}', 0o644)
     state = read(alice)
     assert sorted((item['path'], item['mode'], item['wanted']) for item in state['loose_modes']) == sorted([
@@ -363,3 +363,33 @@ def test_swapping_the_codex_home_for_a_root_link_never_wins(alice, root_dir):
     assert snapshot(root_dir / 'secret.conf') == before
     assert os.stat(str(root_dir)).st_uid == 0 and mode_of(root_dir) == 0o755
     assert sum(outcomes.values()) == 60 and swaps[0] > 100, (outcomes, swaps)
+
+
+def test_links_of_root_are_followed_into_the_account_links_of_others_are_not(alice, mallory):
+    alice.mkdir(alice.codex)
+    real = alice.write(os.path.join(alice.home, 'codex.toml'), 'a = 1\n')
+    os.symlink(real, os.path.join(alice.codex, 'config.toml'))  # made by root, as the file module does
+    assert read(alice)['config']['real_path'] == real
+    os.unlink(os.path.join(alice.codex, 'config.toml'))
+    mallory.symlink(real, os.path.join(alice.codex, 'config.toml'))
+    refused(read, alice, match='config.toml is a symlink owned by uid %d, neither' % mallory.uid)
+
+
+def test_without_root_the_module_works_as_itself(alice, root_dir):
+    """become_user alice (no root): access=self, the same rules, the kernel does the rest."""
+    def work():
+        state = target.phase_read(read_request(None))
+        written, error = target.phase_write(write_request(state['home']['path'], text=BLOCK, op='set'), 'sk-self')
+        os.symlink(str(root_dir / 'secret.conf'), os.path.join(alice.codex, 'x'))
+        os.replace(os.path.join(alice.codex, 'x'), os.path.join(alice.codex, 'config.toml'))
+        try:
+            target.phase_read(read_request(None))
+            refusal = None
+        except target.TargetError as exc:
+            refusal = str(exc)
+        return {'access': state['access'], 'failure': error, 'written': written['config']['content_changed'],
+                'refusal': refusal}
+    answer = target.run_as_account(target.Context(alice.name), work, 30, alice.codex)
+    assert answer['access'] == 'self' and answer['failure'] is None and answer['written']
+    assert 'directory that belongs to uid 0' in answer['refusal']
+    assert os.lstat(os.path.join(alice.codex, 'auth.json')).st_uid == alice.uid

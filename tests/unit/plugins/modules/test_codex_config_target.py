@@ -241,3 +241,54 @@ def test_write_request_is_validated(tmp_path):
     req['protocol'] = 1
     with pytest.raises(proto.ProtocolError, match='do not match'):
         target.phase_write(req, None)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 64 KiB tmpfs as the Codex home's file system."""
+    import subprocess
+    mnt = tmp_path / 'small'
+    mnt.mkdir()
+    if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', str(mnt)]).returncode:
+        pytest.skip('cannot mount a tmpfs here')
+    try:
+        yield mnt
+    finally:
+        subprocess.run(['umount', '-l', str(mnt)])
+
+
+def test_disk_full_fails_naming_the_file_and_keeps_the_old_one(small_fs):
+    write(small_fs / 'config.toml', 'a = 1\n')
+    write(small_fs / 'auth.json', json.dumps({'OPENAI_API_KEY': 'sk-old', 'auth_mode': 'apikey'}))
+    state = target.phase_read(read_request(small_fs))
+    big = 'b = "%s"\n' % ('x' * 200 * 1024)
+    written, error = target.phase_write(write_request(small_fs, text=big, expect=state['config']['sha256'],
+                                                      op='set'), 'sk-new')
+    assert error.startswith('%s: No space left on device; the old file is intact' % (small_fs / 'config.toml'))
+    assert (small_fs / 'config.toml').read_text() == 'a = 1\n' and 'sk-old' in (small_fs / 'auth.json').read_text()
+    assert not target.written_changed(written) and written['auth']['key_fingerprint'] is None
+    assert sorted(os.listdir(str(small_fs))) == ['auth.json', 'config.toml']  # no temp file left
+
+
+def test_failure_after_config_was_written_reports_it(small_fs):
+    """config.toml fits, auth.json does not: the answer says config.toml changed, the key did not."""
+    write(small_fs / 'config.toml', 'a = 1\n')
+    write(small_fs / 'filler', b'x' * (64 * 1024 - 8192))
+    state = target.phase_read(read_request(small_fs))
+    written, error = target.phase_write(write_request(small_fs, text='a = 2\n', expect=state['config']['sha256'],
+                                                      op='set'), 'k' * 8192)
+    assert error.startswith('%s: No space left on device' % (small_fs / 'auth.json'))
+    assert written['config']['content_changed'] is True and written['auth']['changed'] is False
+    assert target.written_changed(written) and written['auth']['key_fingerprint'] is None
+    assert (small_fs / 'config.toml').read_text() == 'a = 2\n' and not (small_fs / 'auth.json').exists()
+
+
+def test_read_only_file_system_fails_naming_the_file(small_fs):
+    import subprocess
+    write(small_fs / 'config.toml', 'a = 1\n')
+    subprocess.run(['mount', '-o', 'remount,ro', str(small_fs)], check=True)
+    state = target.phase_read(read_request(small_fs))
+    written, error = target.phase_write(write_request(small_fs, text='a = 2\n', expect=state['config']['sha256'],
+                                                      auth=False), None)
+    assert 'Read-only file system' in error and str(small_fs) in error
+    assert (small_fs / 'config.toml').read_text() == 'a = 1\n' and not target.written_changed(written)

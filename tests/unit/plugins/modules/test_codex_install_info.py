@@ -4,6 +4,7 @@ PATH parsing, OS family), the bounded reads and child processes, and, as root, a
 really runs as an unprivileged account."""
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
@@ -148,14 +149,27 @@ def test_reads_never_block_on_a_fifo_and_are_capped(tmp_path):
 
 def test_a_hanging_program_is_killed_at_the_deadline():
     started = time.monotonic()
-    rc, _, _ = info.run_bounded(['/bin/sh', '-c', 'sleep 30 & sleep 30'], {'PATH': '/usr/bin:/bin'}, '/', 1)
+    rc = info.run_bounded(['/bin/sh', '-c', 'sleep 30 & sleep 30'], {'PATH': '/usr/bin:/bin'}, '/', 1)[0]
     assert rc is None
     assert time.monotonic() - started < 5
 
 
+def test_a_descendant_holding_the_output_open_is_not_waited_for():
+    started = time.monotonic()
+    rc, out, _err = info.run_bounded(['/bin/sh', '-c', 'sleep 30 & echo codex-cli 1.2.3'], {'PATH': '/usr/bin:/bin'}, '/', 10)
+    assert (rc, out.strip()) == (0, 'codex-cli 1.2.3')
+    assert time.monotonic() - started < 5
+
+
+def test_a_program_that_cannot_run_reports_127():
+    rc, _out, err = info.run_bounded(['/nonexistent/codex', '--version'], {}, '/', 5)
+    assert rc == 127
+    assert 'cannot run /nonexistent/codex' in err
+
+
 def test_output_is_capped():
-    _, out, _ = info.run_bounded(['/bin/sh', '-c', 'head -c 300000 /dev/zero | tr "\\0" x'],
-                                  {'PATH': '/usr/bin:/bin'}, '/', 10)
+    command = 'head -c 300000 /dev/zero | tr "\\0" x'
+    out = info.run_bounded(['/bin/sh', '-c', command], {'PATH': '/usr/bin:/bin'}, '/', 10)[1]
     assert len(out) == info.OUTPUT_CAP
 
 
@@ -169,8 +183,12 @@ def test_a_hanging_inspection_fails_within_the_timeout():
 
 def test_an_error_in_the_child_is_reported():
     me = pwd.getpwuid(os.geteuid())
+
+    def boom():
+        raise ValueError('boom')
+
     with pytest.raises(RuntimeError, match='ValueError: boom'):
-        info.as_account(me, lambda: (_ for _ in ()).throw(ValueError('boom')), 5)
+        info.as_account(me, boom, 5)
 
 
 # ----- As root: the inspection really runs as the account --------------------------------------
@@ -227,8 +245,8 @@ def test_the_account_codex_runs_as_the_account_and_shadowing_is_seen(nobody_home
     as_nobody(os.path.join(home, 'other', 'codex'), '#!/bin/sh\necho other\n', 0o755)
     as_nobody(os.path.join(home, '.profile'), 'PATH="$HOME/bin:$HOME/other:$PATH"\nexport PATH\necho noise\n')
     account = Account(home)
-    result = info.as_account(account, lambda: info.inspect_account(account, params(), ['/opt/codex'],
-                                                                    time.monotonic() + 20), 22)
+    result = info.as_account(account, functools.partial(info.inspect_account, account, params(), ['/opt/codex'],
+                                                        time.monotonic() + 20), 22)
     assert result['path_source'] == 'login_shell'
     assert result['path'][:2] == [home + '/bin', home + '/other']
     assert result['codex'] == home + '/bin/codex'
@@ -262,8 +280,8 @@ def test_links_into_root_only_places_are_seen_with_the_account_rights(nobody_hom
     os.mkfifo(os.path.join(home, '.zshrc'))
     account = Account(home, shell='/usr/sbin/nologin')
     started = time.monotonic()
-    result = info.as_account(account, lambda: info.inspect_account(account, params(), ['/opt/codex'],
-                                                                    time.monotonic() + 20), 22)
+    result = info.as_account(account, functools.partial(info.inspect_account, account, params(), ['/opt/codex'],
+                                                        time.monotonic() + 20), 22)
     assert time.monotonic() - started < 10
     assert result['path_source'] == 'default'
     script, npm = result['installs']
@@ -271,3 +289,29 @@ def test_links_into_root_only_places_are_seen_with_the_account_rights(nobody_hom
     assert script['version'] == '' and not script['exists'] and script['profiles'] == []
     assert npm['version'] == '' and npm['profiles'] == []
 
+
+def test_npmrc_prefix_takes_the_last_plain_setting():
+    assert info.npmrc_prefix('# c\nprefix=/usr/local\ncache=/x\nprefix = "/opt/npm"\n') == '/opt/npm'
+    assert info.npmrc_prefix('prefix=${HOME}/x\n') is None
+    assert info.npmrc_prefix(None) is None
+
+
+def test_npm_prefix_from_config_files(tmp_path):
+    # npm installed the Debian way: /usr/bin/npm -> <share>/npm/bin/npm-cli.js, builtin npmrc beside bin/.
+    share = tmp_path / 'share' / 'npm'
+    (share / 'bin').mkdir(parents=True)
+    (share / 'bin' / 'npm-cli.js').write_text('')
+    npm = tmp_path / 'npm'
+    npm.symlink_to(share / 'bin' / 'npm-cli.js')
+    node_prefix = tmp_path / 'node'
+    (node_prefix / 'bin').mkdir(parents=True)
+    (node_prefix / 'bin' / 'node').write_text('')
+    home = tmp_path / 'home'
+    home.mkdir()
+    node = str(node_prefix / 'bin' / 'node')
+    assert info.npm_prefix_from_config(str(npm), node, str(home)) == str(node_prefix)
+    (share / 'npmrc').write_text('prefix=/usr/local\n')
+    assert info.npm_prefix_from_config(str(npm), node, str(home)) == '/usr/local'
+    (home / '.npmrc').write_text('prefix=~/npm-global\n')
+    assert info.npm_prefix_from_config(str(npm), node, str(home)) == str(home / 'npm-global')
+    assert info.npm_prefix_from_config('', node, str(home)) == ''

@@ -123,7 +123,9 @@ def test_requests_refuse_what_no_host_side_resolves():
 
 def test_posix_resolution():
     homes = {'bob': '/srv/bob'}
-    resolve = lambda raw: proto.resolve_posix(raw, '/home/alice', homes.__getitem__)  # noqa: E731
+
+    def resolve(raw):
+        return proto.resolve_posix(raw, '/home/alice', homes.__getitem__)
     assert resolve(None) == '/home/alice/.codex'
     assert resolve('~') == '/home/alice'
     assert resolve('~/a/../.codex') == '/home/alice/.codex'

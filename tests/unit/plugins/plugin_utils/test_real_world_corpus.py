@@ -272,6 +272,24 @@ def run_doctor(binary, text):
         shutil.rmtree(home, ignore_errors=True)
 
 
+_OURS = '[model_providers.OpenAI]\nname = "OpenAI"\nbase_url = "%s"\n' % LOOPBACK
+# Offboarding cases beyond the corpus: (existing, block) -> the absent result must load, on Codex's
+# default provider. The control is what absent wrote before the provider rule: Codex must refuse it,
+# or the judge could not tell.
+_ABSENT_CASES = {
+    'profile-on-removed-provider': (
+        'model_provider = "OpenAI"\n' + _OURS + '\n[profiles.p]\nmodel_provider = "OpenAI"\nmodel = "y"\n',
+        _OURS),
+    'provider-losing-base-url-only': (
+        'model_provider = "OpenAI"\n' + _OURS + 'stream_max_retries = 2\n',
+        '[model_providers.OpenAI]\nbase_url = "%s"\n' % LOOPBACK),
+}
+SCENARIOS = dict((name, merge_config(existing, block, state='absent').text)
+                 for name, (existing, block) in _ABSENT_CASES.items())
+CONTROL = '[model_providers.OpenAI]\nrequest_max_retries = 6\n'
+SCENARIOS['control-nameless-provider'] = CONTROL
+
+
 def offboarded(name, mode):
     """The merged file after ``state: absent`` with the same block and settings (offboarding)."""
     block, settings = MODES[mode][:2]
@@ -287,7 +305,7 @@ def judged():
     version = subprocess.run([binary, '--version'], capture_output=True, text=True, check=False).stdout.strip()
     if version != 'codex-cli %s' % JUDGE_VERSION:
         pytest.skip('%s is %r, the judge must be codex-cli %s' % (binary, version, JUDGE_VERSION))
-    jobs = {}
+    jobs = dict((('scenario', name), text) for name, text in SCENARIOS.items())
     for name in FILES:
         for mode in MODES:
             jobs[('present', name, mode)] = merged(name, mode).text
@@ -335,3 +353,14 @@ def test_real_codex_loads_the_offboarded_file(judged, name, mode):
     assert 'parse' not in warning.lower() and 'invalid' not in warning.lower(), warning
     reach = json.dumps(checks['network.provider_reachability']['details'])
     assert LOOPBACK not in reach, reach
+
+
+@pytest.mark.parametrize('name', sorted(_ABSENT_CASES))
+def test_real_codex_loads_offboarding_scenarios(judged, name):
+    load = judged[('scenario', name)]['config.load']
+    assert load['status'] in ('ok', 'warning'), (load['summary'], load['details'].get('error'))
+    assert load['details'].get('model provider') == 'openai'
+
+
+def test_the_judge_refuses_a_nameless_provider(judged):
+    assert judged[('scenario', 'control-nameless-provider')]['config.load']['status'] == 'fail'

@@ -158,7 +158,7 @@ TOMLISH = st.lists(st.sampled_from(list('ab.=[]{}",\'\n\r #1-tx') + ['model_prov
                    max_size=30).map(''.join)
 
 
-@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(existing=TOMLISH, block=st.sampled_from(['a.b = 1\n', 'a = { b = 1 }\n', '[a]\nb = 1\n', '[[a]]\nb = 1\n',
                                                'x = 1\n[model_providers.a]\nname = "s"\n', DASHBOARD_BLOCK]),
        state=st.sampled_from(['present', 'absent']), strip=st.booleans())

@@ -167,15 +167,35 @@ def test_corpus_present_then_absent(name, spelling):
     check_offboarding(read_fixture(name), BLOCK_SPELLINGS[spelling])
 
 
-@pytest.mark.parametrize('spelling', sorted(BLOCK_SPELLINGS))
-@pytest.mark.parametrize('name', FILES)
+def _pasted(name, spelling):
+    return BLOCK_SPELLINGS[spelling].replace('\r\n', '\n') + '\n' + read_fixture(name).lstrip('\ufeff')
+
+
+def _valid_pastes():
+    """(file, spelling) pairs where the paste is valid TOML (no key of the block already in the file)."""
+    pairs = []
+    for name in FILES:
+        for spelling in sorted(BLOCK_SPELLINGS):
+            try:
+                tomllib.loads(_pasted(name, spelling).replace('\r\n', '\n'))
+            except tomllib.TOMLDecodeError:
+                continue
+            pairs.append(pytest.param(name, spelling, id='%s-%s' % (name[:-5], spelling)))
+    return pairs
+
+
+PASTES = _valid_pastes()
+
+
+def test_enough_pastes_are_valid():
+    assert len(PASTES) >= 40
+
+
+@pytest.mark.parametrize('name, spelling', PASTES)
 def test_corpus_with_the_block_pasted_in_that_spelling(name, spelling):
     """The user pasted the block (in that spelling) at the top of the file before we ever ran."""
-    pasted = BLOCK_SPELLINGS[spelling].replace('\r\n', '\n') + '\n' + read_fixture(name).lstrip('\ufeff')
-    try:
-        before = tomllib.loads(pasted.replace('\r\n', '\n'))
-    except tomllib.TOMLDecodeError:
-        pytest.skip('the paste itself is not valid TOML (a key of the block is already in the file)')
+    pasted = _pasted(name, spelling)
+    before = tomllib.loads(pasted.replace('\r\n', '\n'))
     absent = merge_config(pasted, DASHBOARD_BLOCK, state='absent')
     after = load(absent.text)
     for path, dummy in leaves(DASHBOARD):
@@ -230,7 +250,7 @@ def _deep_merge(base, overlay):
     return out
 
 
-@hsettings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(existing=TABLES, wanted=TABLES, style=st.sampled_from(['tables', 'inline', 'dotted']),
        block_style=st.sampled_from(['tables', 'inline', 'dotted']), crlf=st.booleans())
 def test_absent_of_a_file_holding_the_block_in_any_spelling(existing, wanted, style, block_style, crlf):
@@ -249,7 +269,7 @@ def test_absent_of_a_file_holding_the_block_in_any_spelling(existing, wanted, st
         assert result.text.count('\n') == result.text.count('\r\n')
 
 
-@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(existing=TABLES, wanted=TABLES, style=st.sampled_from(['tables', 'inline', 'dotted']), crlf=st.booleans())
 def test_present_absent_present_on_generated_files(existing, wanted, style, crlf):
     text = render(existing, style)
@@ -265,3 +285,49 @@ def test_present_absent_present_on_generated_files(existing, wanted, style, crlf
     assert load(absent.text) == deep_remove(present.data, tomllib.loads(block))
     again = merge_config(absent.text, block)
     assert again.data == present.data
+
+
+# --- provider tables in every state a user may have left them --------------------------------------
+
+PROVIDER_FIELDS = st.fixed_dictionaries({}, optional={
+    'name': st.sampled_from(['OpenAI', 'Local', '', ' ']), 'base_url': st.sampled_from(['http://a', 'http://b']),
+    'env_key': st.just('SOME_VAR'), 'env_key_instructions': st.just('export SOME_VAR'),
+    'experimental_bearer_token': st.just('sk-bearer-token-value'), 'auth': st.just({'command': 'get-token'}),
+    'wire_api': st.just('responses'), 'request_max_retries': st.integers(0, 9),
+    'http_headers': st.just({'X-Team': 'platform'}), 'requires_openai_auth': st.booleans(),
+})
+USER_CONFIGS = st.fixed_dictionaries({}, optional={
+    'model_provider': st.sampled_from(['OpenAI', 'local', 'openai', 'gone']),
+    'model_providers': st.dictionaries(st.sampled_from(['OpenAI', 'local']), PROVIDER_FIELDS, min_size=1),
+    'profiles': st.just({'p': {'model_provider': 'OpenAI', 'model': 'm'}}),
+    'model': st.just('mine'),
+})
+
+
+@hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(existing=USER_CONFIGS, style=st.sampled_from(['tables', 'inline', 'dotted']),
+       spelling=st.sampled_from(sorted(BLOCK_SPELLINGS)))
+def test_provider_tables_after_deploy_and_offboarding(existing, style, spelling):
+    text = render(existing, style)
+    block = BLOCK_SPELLINGS[spelling]
+    present = merge_config(text, block, strip_credentials=True)
+    data = load(present.text)
+    ours = data['model_providers']['OpenAI']
+    assert not set(ours) & {'env_key', 'env_key_instructions', 'experimental_bearer_token', 'auth'}
+    before_ours = existing.get('model_providers', {}).get('OpenAI', {})
+    assert sorted(present.removed_credentials) == sorted(  # in the file's order, which the spelling decides
+        'model_providers.OpenAI.%s' % key for key in before_ours
+        if key in ('env_key', 'env_key_instructions', 'experimental_bearer_token', 'auth'))
+    assert 'sk-bearer-token-value' not in ' '.join(present.removed_credentials)
+    local = data.get('model_providers', {}).get('local')
+    if local is not None:                                   # not managed: kept as it was
+        assert local == existing['model_providers']['local']
+    assert not merge_config(present.text, block, strip_credentials=True).changed
+
+    absent = merge_config(present.text, block, state='absent')
+    after = load(absent.text)
+    assert 'OpenAI' not in after.get('model_providers', {})
+    selected = after.get('model_provider')
+    assert selected is None or selected in after.get('model_providers', {}) or selected in ('openai',)
+    validate_config(absent.data, None)                      # offboarding: never an error
+    assert not merge_config(absent.text, block, state='absent').changed

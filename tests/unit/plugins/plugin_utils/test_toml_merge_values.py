@@ -110,3 +110,56 @@ def test_extended_inline_table_spacing():
 ])
 def test_inline_table_growth_keeps_its_style(existing, expected):
     assert merge_config(existing, None, {'p': {'b': 2, 'c': 3}}).text == expected
+
+
+# --- settings Codex 0.169 refuses outright ---------------------------------------------------------
+
+@pytest.mark.parametrize('setting', ['profile = "p"\n', 'approval_policy = "untrusted"\n'])
+def test_settings_codex_refuses_are_errors_when_asked_for(setting):
+    data = tomllib.loads(setting)
+    with pytest.raises(TomlMergeError, match='Codex'):
+        validate_config(data, data)
+    warnings = validate_config(data, {})
+    assert len(warnings) == 1 and list(data)[0] in warnings[0]
+
+
+@pytest.mark.parametrize('existing, removed, expected', [
+    ('p = { a = 1, b = 2, c = 3 }\n', 'b', 'p = { a = 1, c = 3 }\n'),
+    ('p = { a = 1, b = 2, c = 3 }\n', 'a', 'p = { b = 2, c = 3 }\n'),
+    ('p = { a = 1, b = 2, c = 3 }\n', 'c', 'p = { a = 1, b = 2 }\n'),
+    ('p = { a = 1, b = 2, c = 3, d = 4 }\n', 'bc', 'p = { a = 1, d = 4 }\n'),
+    ('p = { a = 1, b = 2, c = 3, d = 4 }\n', 'abc', 'p = { d = 4 }\n'),
+    ('p = {a=1,b=2}\n', 'a', 'p = {b=2}\n'),
+])
+def test_inline_table_shrink_keeps_its_style(existing, removed, expected):
+    block = ''.join('p.%s = 0\n' % key for key in removed)
+    assert merge_config(existing, block, state='absent').text == expected
+
+
+def test_credential_removed_from_an_inline_provider_table_keeps_spacing():
+    existing = ('model_provider = "OpenAI"\nmodel_providers = { OpenAI = { name = "OpenAI", env_key = "X", '
+                'base_url = "http://x" } }\n')
+    result = merge_config(existing, '[model_providers.OpenAI]\nname = "OpenAI"\n', strip_credentials=True)
+    assert result.text == 'model_provider = "OpenAI"\nmodel_providers = { OpenAI = { name = "OpenAI", base_url = "http://x" } }\n'
+
+
+# --- validate_config: what Codex 0.169 refuses in the whole file -----------------------------------
+
+REFUSED_FILES = [
+    pytest.param({'model_providers': {'openai': {'name': 'x'}}}, 'reserved', id='builtin-id-table'),
+    pytest.param({'model_providers': {'mine': {'base_url': 'http://x'}}}, 'no name', id='nameless-provider'),
+    pytest.param({'profile': 'p'}, 'profile', id='legacy-profile-selector'),
+    pytest.param({'x': 2 ** 64}, '64-bit', id='huge-integer'),
+]
+
+
+@pytest.mark.parametrize('data, words', REFUSED_FILES)
+def test_validate_warns_about_what_codex_refuses_in_a_users_file(data, words):
+    warnings = validate_config(data, {})
+    assert len(warnings) == 1 and words in warnings[0] and 'refuses' in warnings[0]
+
+
+@pytest.mark.parametrize('data, words', REFUSED_FILES)
+def test_validate_strict_refuses_what_codex_refuses(data, words):
+    with pytest.raises(TomlMergeError, match=words):
+        validate_config(data, {}, source='/h/.codex/config.toml', strict=True)

@@ -1,8 +1,8 @@
 // Test driver: calls the static methods of Bytes4096.Codex.P2 (the C# embedded in
 // _codex_config_windows.ps1) by reflection, one call per input line, so the Python tests can run the
-// Windows side's decisions. Line: Method or Class.Method (default class Rules)<TAB>arg<TAB>arg...; an argument is ~ (null), b:<base64 of UTF-16LE> (string), a
-// plain number or true/false, or a comma-separated list of those (arrays; an empty array is []).
-// Answer: ~, b:<base64 of UTF-16LE>, true/false, a number, [a,b,...] (string arrays) or !<error>.
+// Windows side's decisions. Line: Method or Class.Method (default class Rules)<TAB>arg<TAB>arg...;
+// an argument is ~ (null), h:<UTF-16 code units, four hex digits each> (string), a plain number or true/false, or a comma-separated list of those (arrays; an empty array is []).
+// Answer: ~, h:<hex>, true/false, a number, [a,b,...] (string arrays) or !<error>.
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -11,16 +11,21 @@ using System.Text;
 
 public static class RulesDriver
 {
+    // Strings travel as UTF-16 code units in hex, so lone surrogates survive the trip.
     static string Decode(string token)
     {
         if (token == "~") { return null; }
-        return Encoding.Unicode.GetString(Convert.FromBase64String(token.Substring(2)));
+        StringBuilder text = new StringBuilder();
+        for (int i = 2; i < token.Length; i += 4) { text.Append((char)Convert.ToInt32(token.Substring(i, 4), 16)); }
+        return text.ToString();
     }
 
     static string Encode(string text)
     {
         if (text == null) { return "~"; }
-        return "b:" + Convert.ToBase64String(Encoding.Unicode.GetBytes(text));
+        StringBuilder hex = new StringBuilder("h:");
+        foreach (char c in text) { hex.Append(((int)c).ToString("x4")); }
+        return hex.ToString();
     }
 
     static object Convert1(string token, Type type)
@@ -66,6 +71,14 @@ public static class RulesDriver
             string[] parts = line.Split('\t');
             try
             {
+                if (parts[0] == "SizeOf")
+                {
+                    // the size of a native structure of the Native class (its P/Invoke layout)
+                    Type native = assembly.GetType("Bytes4096.Codex.P2.Native+" + Decode(parts[1]), true);
+                    Console.Out.WriteLine(System.Runtime.InteropServices.Marshal.SizeOf(native).ToString(CultureInfo.InvariantCulture));
+                    Console.Out.Flush();
+                    continue;
+                }
                 MethodInfo method = null;
                 string[] name = parts[0].Split('.');
                 Type owner = assembly.GetType("Bytes4096.Codex.P2." + (name.Length > 1 ? name[0] : "Rules"), true);
@@ -78,11 +91,13 @@ public static class RulesDriver
                 object[] args = new object[parameters.Length];
                 for (int i = 0; i < parameters.Length; i++) { args[i] = Convert1(parts[i + 1], parameters[i].ParameterType); }
                 Console.Out.WriteLine(Answer(method.Invoke(null, args)));
+                Console.Out.Flush();
             }
             catch (Exception exc)
             {
                 Exception inner = exc is TargetInvocationException && exc.InnerException != null ? exc.InnerException : exc;
                 Console.Out.WriteLine("!" + inner.GetType().Name + ": " + inner.Message.Replace("\n", " "));
+                Console.Out.Flush();
             }
         }
         return 0;

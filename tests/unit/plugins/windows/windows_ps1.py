@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import base64
+import functools
 import os
 import re
 import shutil
@@ -36,18 +36,23 @@ def csharp_source(text=None):
     return text[start:text.index(CS_END, start)]
 
 
-def powershell_only(text=None):
-    """The script with the C# here-string emptied (same line count)."""
-    text = ps1_text() if text is None else text
+@functools.lru_cache(maxsize=32)
+def _powershell_only(text):
     start = text.index(CS_START) + len(CS_START)
     end = text.index(CS_END, start)
     return text[:start] + re.sub(r'[^\n]', ' ', text[start:end]) + text[end:]
+
+
+def powershell_only(text=None):
+    """The script with the C# here-string emptied (same line count)."""
+    return _powershell_only(ps1_text() if text is None else text)
 
 
 class ScanError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=64)
 def mask(text):
     """Blank comments and string contents; raise ScanError on an unterminated string/comment or a
     subexpression left open inside a string. Quotes stay, so strings remain visible as ''/\"\"."""
@@ -222,14 +227,16 @@ def _enc(value):
         return str(value)
     if isinstance(value, (list, tuple)):
         return ','.join(_enc(v) for v in value) if value else '[]'
-    return 'b:' + base64.b64encode(value.encode('utf-16-le', 'surrogatepass')).decode('ascii')
+    units = value.encode('utf-16-le', 'surrogatepass')
+    return 'h:' + ''.join('%04x' % int.from_bytes(units[i:i + 2], 'little') for i in range(0, len(units), 2))
 
 
 def _dec_one(token):
     if token == '~':
         return None
-    if token.startswith('b:'):
-        return base64.b64decode(token[2:]).decode('utf-16-le', 'surrogatepass')
+    if token.startswith('h:'):
+        units = b''.join(int(token[i:i + 4], 16).to_bytes(2, 'little') for i in range(2, len(token), 4))
+        return units.decode('utf-16-le', 'surrogatepass')
     if token in ('true', 'false'):
         return token == 'true'
     return int(token)
@@ -266,21 +273,31 @@ class Rules(object):
         with open(source, 'w', encoding='utf-8') as handle:
             handle.write(csharp_source())
         self.exe = os.path.join(workdir, 'rules.exe')
+        self.proc = None
         self.compile_output = compile_csharp([source, DRIVER_PATH], self.exe, self.mcs)
 
     def call_many(self, calls):
-        lines = ['\t'.join([method] + [_enc(a) for a in args]) for method, args in calls]
-        proc = subprocess.run([self.mono, self.exe], input='\n'.join(lines) + '\n', capture_output=True,
-                              text=True, timeout=120, check=True)
-        answers = proc.stdout.splitlines()
-        assert len(answers) == len(calls), proc.stderr
+        """Answers of a batch of calls, from one Mono process kept for the whole test session."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([self.mono, self.exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         text=True, encoding='utf-8')
         results = []
-        for line in answers:
+        for method, args in calls:
+            self.proc.stdin.write('\t'.join([method] + [_enc(a) for a in args]) + '\n')
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError('the Mono rules driver stopped')
             try:
-                results.append(_dec(line))
+                results.append(_dec(line.rstrip('\n')))
             except RulesError as exc:
                 results.append(exc)
         return results
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
 
     def call(self, method, *args):
         result = self.call_many([(method, args)])[0]
@@ -293,7 +310,7 @@ def compile_csharp(sources, out, mcs):
     """Compile with C# 5 rules (what Windows PowerShell 5.1's Add-Type accepts); warnings are errors."""
     target = 'library' if out.endswith('.dll') else 'exe'
     proc = subprocess.run([mcs, '-langversion:5', '-warnaserror+', '-target:' + target, '-out:' + out] + sources,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     if proc.returncode != 0:
         raise AssertionError('mcs failed:\n' + proc.stdout + proc.stderr)
     return proc.stdout + proc.stderr
