@@ -479,7 +479,7 @@ namespace Bytes4096.Codex.P2
         public static object Parse(string s)
         {
             int end;
-            object value = Value(s, Skip(s, 0), out end);
+            object value = Value(s, Skip(s, 0), 0, out end);
             end = Skip(s, end);
             if (end != s.Length) { throw new JsonError("Extra data", end); }
             return value;
@@ -496,13 +496,18 @@ namespace Bytes4096.Codex.P2
             return string.CompareOrdinal(s, i, word, 0, word.Length) == 0 && i + word.Length <= s.Length;
         }
 
-        static object Value(string s, int i, out int end)
+        // Deeper nesting is refused instead of exhausting the stack (a hostile auth.json may hold
+        // 250000 brackets; a stack overflow would end the whole process).
+        public const int MaxDepth = 512;
+
+        static object Value(string s, int i, int depth, out int end)
         {
             if (i >= s.Length) { throw new JsonError("Expecting value", i); }
             char c = s[i];
+            if ((c == '{' || c == '[') && depth >= MaxDepth) { throw new JsonError("Nesting deeper than " + MaxDepth + " levels", i); }
             if (c == '"') { return Str(s, i + 1, out end); }
-            if (c == '{') { return Obj(s, i + 1, out end); }
-            if (c == '[') { return Arr(s, i + 1, out end); }
+            if (c == '{') { return Obj(s, i + 1, depth + 1, out end); }
+            if (c == '[') { return Arr(s, i + 1, depth + 1, out end); }
             if (At(s, i, "null")) { end = i + 4; return null; }
             if (At(s, i, "true")) { end = i + 4; return true; }
             if (At(s, i, "false")) { end = i + 5; return false; }
@@ -596,7 +601,7 @@ namespace Bytes4096.Codex.P2
             return value;
         }
 
-        static JsonObject Obj(string s, int i, out int end)
+        static JsonObject Obj(string s, int i, int depth, out int end)
         {
             JsonObject obj = new JsonObject();
             i = Skip(s, i);
@@ -609,7 +614,7 @@ namespace Bytes4096.Codex.P2
                 i = Skip(s, i);
                 if (i >= s.Length || s[i] != ':') { throw new JsonError("Expecting ':' delimiter", i); }
                 i = Skip(s, i + 1);
-                obj.Set(key, Value(s, i, out i));
+                obj.Set(key, Value(s, i, depth, out i));
                 i = Skip(s, i);
                 if (i < s.Length && s[i] == '}') { end = i + 1; return obj; }
                 if (i >= s.Length || s[i] != ',') { throw new JsonError("Expecting ',' delimiter", i); }
@@ -619,14 +624,14 @@ namespace Bytes4096.Codex.P2
             }
         }
 
-        static List<object> Arr(string s, int i, out int end)
+        static List<object> Arr(string s, int i, int depth, out int end)
         {
             List<object> list = new List<object>();
             i = Skip(s, i);
             if (i < s.Length && s[i] == ']') { end = i + 1; return list; }
             while (true)
             {
-                list.Add(Value(s, i, out i));
+                list.Add(Value(s, i, depth, out i));
                 i = Skip(s, i);
                 if (i < s.Length && s[i] == ']') { end = i + 1; return list; }
                 if (i >= s.Length || s[i] != ',') { throw new JsonError("Expecting ',' delimiter", i); }
@@ -1517,17 +1522,22 @@ Function Resolve-CodexHomePath {
     # codex_home as _codex_protocol defines it: unset -> <profile>\.codex; ~, ~\x, ~name\x; an
     # absolute path normalised lexically; anything else refused. Returns the split path.
     param([AllowNull()][object]$Raw, [Parameter(Mandatory = $true)]$Who)
-    $refusal = [Bytes4096.Codex.P2.Rules]::HomeRefusal($Raw)
-    if ($null -ne $refusal) { throw $refusal }
+    $tilde = $null
+    if ($null -ne $Raw) {
+        # (only a string: PowerShell would hand $null to a .NET string parameter as '')
+        $refusal = [Bytes4096.Codex.P2.Rules]::HomeRefusal($Raw)
+        if ($null -ne $refusal) { throw $refusal }
+        $tilde = [Bytes4096.Codex.P2.Rules]::SplitTilde($Raw)
+    }
     $path = $Raw
-    $tilde = [Bytes4096.Codex.P2.Rules]::SplitTilde($Raw)
     if ($null -eq $Raw -or $null -ne $tilde) {
         $base = $Who.home
         $shown = if ($null -eq $Raw) { 'the default codex_home' } else { "codex_home $Raw" }
         if ($null -ne $tilde -and $tilde[0] -ne '') {
             try {
                 $other = New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $tilde[0]
-                $base = Get-CodexProfileHome -Sid $other.Translate([System.Security.Principal.SecurityIdentifier]).Value
+                $otherSid = $other.Translate([System.Security.Principal.SecurityIdentifier]).Value
+                $base = Get-CodexProfileHome -Sid $otherSid
             }
             catch { throw "codex_home $Raw`: no account $($tilde[0]) on the host" }
         }
@@ -1565,7 +1575,9 @@ Function Get-CodexSecurity {
         foreach ($ace in $sd.DiscretionaryAcl) {
             if ($ace -is [System.Security.AccessControl.CommonAce]) {
                 $sid = $ace.SecurityIdentifier.Value
-                $type = switch ($ace.AceQualifier) { 'AccessAllowed' { 0 } 'AccessDenied' { 1 } default { 2 } }
+                $type = 2  # audit and alarm entries grant nothing
+                if ($ace.AceQualifier -eq [System.Security.AccessControl.AceQualifier]::AccessAllowed) { $type = 0 }
+                elseif ($ace.AceQualifier -eq [System.Security.AccessControl.AceQualifier]::AccessDenied) { $type = 1 }
                 $mask = [System.BitConverter]::ToUInt32([System.BitConverter]::GetBytes([int]$ace.AccessMask), 0)
             }
             else {
@@ -1612,30 +1624,30 @@ Function Open-CodexEntry {
 Function Open-CodexHome {
     # Walks from the drive (or share) root to the Codex home one handle at a time. Returns
     # @{ handles; parent; home (entry or $null); parent_exists; path }; the caller disposes handles.
-    param([Parameter(Mandatory = $true)][string[]]$Split, [Parameter(Mandatory = $true)]$Who, [uint32]$HomeAccess)
+    param([Parameter(Mandatory = $true)][string[]]$Parts, [Parameter(Mandatory = $true)]$Who, [uint32]$HomeAccess)
     $walk = @{ handles = (New-Object -TypeName 'System.Collections.Generic.List[object]'); parent = $null; home = $null
-        parent_exists = $true; path = [Bytes4096.Codex.P2.Rules]::JoinAbsolute($Split, $Split.Length) }
+        parent_exists = $true; path = [Bytes4096.Codex.P2.Rules]::JoinAbsolute($Parts, $Parts.Length) }
     # directories above the home are only traversed and checked (attributes, owner): no list right
     $list = [uint32][Bytes4096.Codex.P2.Native]::ReadData
-    try { $dir = [Bytes4096.Codex.P2.Native]::OpenAt($null, $Split[1], 0, $false, $true, $true, $null) }
-    catch { throw "$($Split[0])`: $(Get-CodexErrorText -ErrorRecord $_)" }
-    if ($null -eq $dir) { throw "$($Split[0]) does not exist" }
+    try { $dir = [Bytes4096.Codex.P2.Native]::OpenAt($null, $Parts[1], 0, $false, $true, $true, $null) }
+    catch { throw "$($Parts[0])`: $(Get-CodexErrorText -ErrorRecord $_)" }
+    if ($null -eq $dir) { throw "$($Parts[0]) does not exist" }
     $walk.handles.Add($dir)
-    for ($i = 2; $i -lt $Split.Length - 1; $i++) {
-        $shown = [Bytes4096.Codex.P2.Rules]::JoinAbsolute($Split, $i + 1)
-        $entry = Open-CodexEntry -Dir $dir -Path $shown -Name $Split[$i] -Role 'ancestor' -Access 0 -Who $Who
+    for ($i = 2; $i -lt $Parts.Length - 1; $i++) {
+        $shown = [Bytes4096.Codex.P2.Rules]::JoinAbsolute($Parts, $i + 1)
+        $entry = Open-CodexEntry -Dir $dir -Path $shown -Name $Parts[$i] -Role 'ancestor' -Access 0 -Who $Who
         if ($null -eq $entry) { $walk.parent_exists = $false; return $walk }
         if ($entry.facts.Attributes -band [Bytes4096.Codex.P2.Rules]::AttrReparsePoint) {
             # an administrator's junction above the Codex home: follow it, then check what it leads to
             $entry.handle.Dispose()
-            $entry = Open-CodexEntry -Dir $dir -Path $shown -Name $Split[$i] -Role 'ancestor' -Access 0 -Who $Who -Follow $true
+            $entry = Open-CodexEntry -Dir $dir -Path $shown -Name $Parts[$i] -Role 'ancestor' -Access 0 -Who $Who -Follow $true
             if ($null -eq $entry) { $walk.parent_exists = $false; return $walk }
         }
         $walk.handles.Add($entry.handle)
         $dir = $entry.handle
     }
     $walk.parent = $dir
-    $walk.home = Open-CodexEntry -Dir $dir -Path $walk.path -Name $Split[$Split.Length - 1] -Role 'home' -Access ($list -bor $HomeAccess) -Who $Who
+    $walk.home = Open-CodexEntry -Dir $dir -Path $walk.path -Name $Parts[$Parts.Length - 1] -Role 'home' -Access ($list -bor $HomeAccess) -Who $Who
     if ($null -ne $walk.home) { $walk.handles.Add($walk.home.handle) }
     return $walk
 }
@@ -1847,15 +1859,15 @@ Function Invoke-CodexRead {
     if ($null -ne $ReadRequest.config_mode) { throw 'config_mode is a POSIX option; on Windows the files get an ACL for the owner, SYSTEM and Administrators only' }
     $who = Resolve-CodexAccount -Owner $ReadRequest.owner
     $split = Resolve-CodexHomePath -Raw $ReadRequest.codex_home -Who $who
-    $walk = Open-CodexHome -Split $split -Who $who -HomeAccess 0
+    $walk = Open-CodexHome -Parts $split -Who $who -HomeAccess 0
     try {
         $leftovers = New-Object -TypeName 'System.Collections.Generic.List[object]'
         $loose = New-Object -TypeName 'System.Collections.Generic.List[object]'
         $homeEntry = $walk.home
-        $homeFacts = if ($null -ne $homeEntry) {
-            Get-CodexPathFacts -Path $walk.path -Facts $homeEntry.facts -Security $homeEntry.security -Who $who -AclRole 'home'
+        $homeFacts = Get-CodexPathFacts -Path $walk.path -Facts $null -Security $null -Who $who -AclRole 'home'
+        if ($null -ne $homeEntry) {
+            $homeFacts = Get-CodexPathFacts -Path $walk.path -Facts $homeEntry.facts -Security $homeEntry.security -Who $who -AclRole 'home'
         }
-        else { Get-CodexPathFacts -Path $walk.path -Facts $null -Security $null -Who $who -AclRole 'home' }
         $homeFacts['parent_exists'] = $walk.parent_exists
         $homeFacts['create_as'] = $(if ($null -ne $homeEntry) { $null } elseif ($who.access -eq 'self') { 'account' } else { 'root' })
         if ($null -ne $homeEntry) {
@@ -1977,7 +1989,7 @@ Function Invoke-CodexWrite {
     if ($null -eq $split) { throw 'write_request.codex_home must be the resolved absolute path' }
     $split = Resolve-CodexHomePath -Raw $WriteRequest.codex_home -Who $who
     $homeAccess = [Bytes4096.Codex.P2.Native]::WriteDac
-    $walk = Open-CodexHome -Split $split -Who $who -HomeAccess $homeAccess
+    $walk = Open-CodexHome -Parts $split -Who $who -HomeAccess $homeAccess
     $mutex = $null
     try {
         if ($null -eq $walk.home) {

@@ -84,9 +84,16 @@ def plan_config(args, config, attrs, key):
                         'a provider without them); a backup of config.toml keeps them'
                         % (path, ', '.join(removed_with_provider)))
     desired = desired_data(args.get('block'), args.get('settings'))
-    if 'model_provider' in desired or 'model_providers' in desired:
-        # offboarding judges only what stays: an old block's own values must not block its removal
-        warnings.extend(validate_config(merged.data, desired if state == 'present' else None, source=path))
+    if state == 'present' and desired:
+        # deploying a file Codex refuses as a whole is no success: strict turns those into errors
+        # (a key-only run, such as a rotation, only warns: it does not own the rest of the file)
+        warnings.extend(validate_config(merged.data, desired, source=path, strict=True))
+    elif state == 'present':
+        warnings.extend(validate_config(merged.data, desired, source=path))
+    else:
+        # offboarding judges only what stays (an old block's own values must not block its removal),
+        # and is never blocked by what the user's file already held
+        warnings.extend(validate_config(merged.data, None, source=path))
 
     write = merged.changed and (config.get('exists') or merged.text != '')
     new_text = merged.text

@@ -393,3 +393,13 @@ def test_without_root_the_module_works_as_itself(alice, root_dir):
     assert answer['access'] == 'self' and answer['failure'] is None and answer['written']
     assert 'directory that belongs to uid 0' in answer['refusal']
     assert os.lstat(os.path.join(alice.codex, 'auth.json')).st_uid == alice.uid
+
+
+def test_codex_home_link_to_a_private_root_directory_names_the_home(alice, root_dir):
+    private = root_dir / 'private'
+    private.mkdir(mode=0o700)
+    alice.symlink(str(private), alice.codex)
+    message = refused(read, alice, match='codex_home %s is a symlink to %s: ' % (alice.codex, private))
+    assert 'Permission denied (as %s)' % alice.name in message
+    written, error = target.phase_write(write_request(alice.codex, owner=alice.name, text=BLOCK, op='set'), 'sk-x')
+    assert error.startswith('codex_home %s' % alice.codex) and os.listdir(str(private)) == []

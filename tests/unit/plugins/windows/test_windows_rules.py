@@ -115,6 +115,7 @@ AUTH_TEXTS = [
     '{"OPENAI_API_KEY": "first", "OPENAI_API_KEY": "second"}',
     '\ufeff{"OPENAI_API_KEY": "k"}',
     '{"OPENAI_API_KEY": "\\ud800"}',
+    '{"OPENAI_API_KEY": "raw \ud800 surrogate"}',
     '{"OPENAI_API_KEY": "\\ud83d\\udd11"}',
     '{"OPENAI_API_KEY": "  spaced  "}',
     '{"x": [1, 2.5, -0, 1e400, NaN, -Infinity, true, false, null, {"y": []}]}',
@@ -516,3 +517,15 @@ def test_native_structures_have_the_windows_x64_layout(rules, struct, size):
     """UNICODE_STRING, OBJECT_ATTRIBUTES, IO_STATUS_BLOCK, BY_HANDLE_FILE_INFORMATION and
     FILE_ATTRIBUTE_TAG_INFO as the Windows SDK lays them out on x64 (same marshalling rules)."""
     assert rules.call('SizeOf', struct) == size
+
+
+def test_deep_nesting_is_refused_not_a_crash(rules):
+    """A hostile auth.json of nested brackets (up to the 256 KiB cap) must give an error, not end the
+    process with a stack overflow (the POSIX side's json module raises RecursionError there)."""
+    deep = '{"a": ' + '[' * 120000 + ']' * 120000 + '}'
+    facts = json.loads(rules.call('Auth.FactsJson', deep))
+    assert facts['valid'] is False
+    assert facts['error']['msg'] == 'invalid JSON: Nesting deeper than 512 levels'
+    assert facts['error']['line'] == 1
+    shallow = '{"a": ' + '[' * 500 + ']' * 500 + '}'
+    assert json.loads(rules.call('Auth.FactsJson', shallow))['valid'] is True

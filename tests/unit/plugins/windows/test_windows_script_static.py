@@ -67,7 +67,7 @@ def test_the_walk_follows_only_an_administrators_link_above_the_home(fns):
     assert '[Bytes4096.Codex.P2.Rules]::AttrReparsePoint' in walk[check:follow]
     assert "-Role 'home'" in walk and '-Follow' not in walk[walk.index("-Role 'home'"):]
     # the walk starts at the volume root and opens every component relative to its parent handle
-    assert '[Bytes4096.Codex.P2.Native]::OpenAt($null, $Split[1], 0' in walk
+    assert '[Bytes4096.Codex.P2.Native]::OpenAt($null, $Parts[1], 0' in walk
     assert 'Open-CodexEntry -Dir $dir' in walk
     code = mask(powershell_only())
     assert code.count('-Follow $true') == 1
@@ -224,3 +224,12 @@ def test_the_fingerprint_is_the_shared_one_without_mono():
 
 def fns_body(name):
     return functions(ps1_text())[name]
+
+
+def test_no_null_reaches_a_dotnet_string_parameter_as_an_empty_string(fns):
+    """PowerShell passes $null to a .NET string parameter as ''; an unset codex_home must reach the
+    default, not the refusal of ''."""
+    body = fns['Resolve-CodexHomePath']
+    guard = body.index('if ($null -ne $Raw) {')
+    assert guard < body.index('::HomeRefusal($Raw)') and guard < body.index('::SplitTilde($Raw)')
+    assert body.index('::HomeRefusal($Raw)') < body.index('}', body.index('::SplitTilde($Raw)'))
