@@ -46,7 +46,7 @@ fi
 [ ! -e importer_result.json ] || { echo "importer_result.json was written into the checkout"; exit 1; }
 after="$(snapshot)"
 if [ "$before" != "$after" ]; then
-  echo "build-check wrote under $user_collections:"
+  echo "files were written under $user_collections while build-check ran:"
   diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed -n 's/^> /  /p'
   exit 1
 fi

@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Helper of the faults scenario: plans kill points, inspects Codex homes, judges the runs.
+"""Helper of the faults scenario (run with python3): plans kill points, inspects Codex homes, judges the runs.
 
   setup-cases ROOT TEMPLATE OWNER < CASES   (on the host) one fresh copy of TEMPLATE per case,
                             with the control line the wrapper interpreter reads
@@ -266,7 +265,7 @@ def judge_kills(data):
     plan_, old, new, twin = data['plan'], data['old'], data['new'], data['twin_names']
     owner_uid = data['owner_uid']
     killed_runs, first_runs, second_runs = (_by_case(data[k]) for k in ('kill_runs', 'recover1', 'recover2'))
-    problems, rows = [], []
+    problems, rows, unreported = [], [], set()
     by_point = {}
     counts = {'kills_planned': 0, 'kills_landed': 0, 'runs': 0, 'states': {}}
     points = {p['id']: p for p in plan_['points']}
@@ -311,6 +310,8 @@ def judge_kills(data):
             entry = after[fname]
             if entry.get('holds_key') and (int(entry['mode'], 8) & 0o077 or entry['uid'] not in (owner_uid, 0)):
                 fail.append('leftover %s holds a key and is mode %s uid %s' % (fname, entry['mode'], entry['uid']))
+        if 'new' in seen.values() and not killed_runs[name].get('changed'):
+            unreported.add(point['id'])
         state = 'config=%s auth=%s leftovers=%d' % (seen.get('config'), seen.get('auth'), len(leftovers))
         counts['states'][state] = counts['states'].get(state, 0) + 1
         first, second = first_runs[name], second_runs[name]
@@ -351,6 +352,10 @@ def judge_kills(data):
                  '(each kill + 2 recovery runs); %d points held every time, %d points failed, %d problems'
                  % (counts['kills_planned'], counts['kills_landed'], len(by_point), data['repetitions'],
                     counts['runs'], len(by_point) - bad_points, bad_points, len(problems)))
+    if unreported:
+        # not a failure here: the module cannot know what its killed worker finished
+        lines.append('NOTE: at %s a file was already replaced when the process died, but the killed task '
+                     'reported changed=false' % ', '.join(sorted(unreported)))
     lines.append('states right after the kill: ' + ', '.join('%s x%d' % kv for kv in sorted(counts['states'].items())))
     return lines, problems
 

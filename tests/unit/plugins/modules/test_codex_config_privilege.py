@@ -403,3 +403,17 @@ def test_codex_home_link_to_a_private_root_directory_names_the_home(alice, root_
     assert 'Permission denied (as %s)' % alice.name in message
     written, error = target.phase_write(write_request(alice.codex, owner=alice.name, text=BLOCK, op='set'), 'sk-x')
     assert error.startswith('codex_home %s' % alice.codex) and os.listdir(str(private)) == []
+
+
+def test_offboarding_through_a_link_to_a_root_key_file_deletes_nothing(alice, root_dir):
+    """auth.json -> a root file that holds only a key, state=absent with force: refused, file kept."""
+    victim = root_dir / 'root-auth.json'
+    victim.write_text('{"OPENAI_API_KEY": "sk-root-only"}')
+    os.chmod(str(victim), 0o644)
+    before = snapshot(victim)
+    alice.mkdir(alice.codex)
+    alice.symlink(str(victim), os.path.join(alice.codex, 'auth.json'))
+    req = write_request(alice.codex, owner=alice.name, op='remove', state='absent', purge=True, force=True)
+    written, error = target.phase_write(req, None)
+    assert 'auth.json is a symlink to %s' % victim in error and not target.written_changed(written)
+    assert snapshot(victim) == before and os.path.islink(os.path.join(alice.codex, 'auth.json'))
