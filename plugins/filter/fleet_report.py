@@ -270,10 +270,13 @@ def audit_user(record, gating_checks=DEFAULT_GATING_CHECKS):
         elif row['expected_fingerprint'] and row['fingerprint'] and row['fingerprint'] != row['expected_fingerprint']:
             problems.append('key {0} is not the vault key {1}: run rotate_key'.format(
                 row['fingerprint'], row['expected_fingerprint']))
-        if row['auth_mode'] not in (None, 'apikey'):
+        said = any('Codex would send' in p or 'Codex finds no credentials' in p for p in problems)
+        if row['auth_mode'] not in (None, 'apikey') and not said:
             problems.append('auth.json stores auth_mode {0!r}: Codex would send that login instead of the key; '
                             'run deploy, which sets auth_mode apikey'.format(row['auth_mode']))
-        if row['credentials'] == 'chatgpt':
+        if said:
+            pass
+        elif row['credentials'] == 'chatgpt':
             problems.append('Codex would send a ChatGPT token to the provider, not the key: run deploy')
         elif row['credentials'] in ('unreadable', 'none'):
             problems.append('Codex cannot use the credentials in auth.json ({0}) and would send no key: run '

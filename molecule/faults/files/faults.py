@@ -161,8 +161,8 @@ def plan(home, traces):
     # leaves the same state: one point per gap (before the first change, between each two, after
     # the last). In each gap the kill goes on entering the next changing call itself when strace
     # can aim at it, else on the nearest call of the same process in the gap that it can aim at:
-    # strace counts per process, and another process reaching its Nth call of that name first
-    # would take the kill instead.
+    # strace counts per process, so a count that another process also reaches could kill that
+    # process instead.
     changes = [c for c in calls if c['change']]
     points, skipped = [], []
     for number in range(len(changes) + 1):
@@ -179,8 +179,10 @@ def plan(home, traces):
             candidates = list(reversed(candidates))  # prefer the call closest to the next change
         target = None
         for candidate in candidates:
+            # any other process that makes this many calls of that name could take the kill,
+            # before or after, depending on timing: aim only at counts no other process reaches
             rivals = [c for c in calls if c['pid'] != candidate['pid'] and c['name'] == candidate['name']
-                      and c['ordinal'] == candidate['ordinal'] and c['index'] < candidate['index']]
+                      and c['ordinal'] == candidate['ordinal']]
             if not rivals:
                 target = candidate
                 break
@@ -347,7 +349,7 @@ def judge_kills(data):
     lines = ['kill points of the write trip (trip %d, %d changing calls seen in the clean trace):'
              % (plan_['trip'], plan_['write_calls'])] + rows
     if plan_['skipped']:
-        lines.append('points skipped (another process would take the kill): %s' % ', '.join(plan_['skipped']))
+        lines.append('gaps not aimed at (every call there is one that another process makes as often): %s' % ', '.join(plan_['skipped']))
     lines.append('KILLS: %d planned, %d landed (SIGKILL seen), %d points x %d repetitions, %d task runs '
                  '(each kill + 2 recovery runs); %d points held every time, %d points failed, %d problems'
                  % (counts['kills_planned'], counts['kills_landed'], len(by_point), data['repetitions'],
