@@ -54,11 +54,11 @@ MAX_AUTH_BYTES = 256 * 1024
 #: Names the host side uses in the Codex home.
 CONFIG_NAME = 'config.toml'
 AUTH_NAME = 'auth.json'
-#: Leftovers of this collection: temporary files of the atomic writer, and key backups.
-#: Temp files: ``.config.toml.<random>.tmp``, ``.auth.json.<random>.tmp`` (and the same for backups:
-#: ``.auth.json.<stamp>~.<random>.tmp`` is not used: a backup's temp file has the file's prefix).
+#: Leftovers of this collection: temporary files of the atomic writer, and backups.
+#: Temp files: ``.config.toml.<random>.tmp``, ``.auth.json.<random>.tmp``; a backup is written through
+#: a temp file too (``.auth.json.<stamp>~.<random>.tmp``), so the same prefixes find it.
 #: Backups: ``config.toml.<stamp>~`` and ``auth.json.<stamp>~`` (stamp ``YYYY-MM-DD@HH:MM:SS``,
-#: optionally ``.<pid>``).
+#: optionally ``.<pid>``). Next to the target of a linked file they carry the target's name instead.
 TEMP_PREFIXES = ('.config.toml.', '.auth.json.')
 TEMP_SUFFIX = '.tmp'
 AUTH_BACKUP_PREFIX = 'auth.json.'

@@ -347,18 +347,11 @@ auth_backup_file:
   sample: /home/alice/.codex/auth.json.2025-01-31@12:00:00~
 '''
 
-import errno
-import fcntl
-import grp
+import hashlib
 import json
 import os
 import posixpath
-import pwd
-import select
-import signal
 import stat
-import time
-import hashlib
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -368,364 +361,23 @@ from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import
     credentials, key_fingerprint, tokens_state, unreadable_fields,
 )
 from ansible_collections.bytes4096.codex.plugins.module_utils._codex_config_spec import MODULE_ARGUMENT_SPEC
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_drop import run_as_account
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_fs import (
+    AUTH_NAME, CONFIG_NAME, FILE_FLAGS, HOME_BASES, Context, NeedRootCreate, TargetError, atomic_write, backup_name,
+    close_fd, create_home_as_account, kind_of, list_leftovers, lock_home, mode_str, open_file, open_home, resolve_home,
+    root_create_home, strerror,
+)
 
-CONFIG_NAME = proto.CONFIG_NAME
-AUTH_NAME = proto.AUTH_NAME
-# what the parent reads from a child at most: a 1 MiB config.toml can grow ~6x as JSON text
-MAX_CHILD_OUTPUT = 8 * 1024 * 1024
 # margin over lock_timeout for the child's own work before the parent gives up on it
 CHILD_MARGIN = 60
-MAX_LINK_DEPTH = 8
-
-
-class TargetError(Exception):
-    """A refusal or failure on the host; the message names the path and never holds file content."""
-
-
-class NeedRootCreate(Exception):
-    """The account cannot create its Codex home (the parent is not writable by it)."""
 
 
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def _mode(st):
-    return '%04o' % stat.S_IMODE(st.st_mode)
-
-
-def _kind(st):
-    if stat.S_ISREG(st.st_mode):
-        return 'file'
-    if stat.S_ISDIR(st.st_mode):
-        return 'directory'
-    return 'other'
-
-
-def _kind_name(st):
-    mode = st.st_mode
-    for test, name in ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISCHR, 'a character device'),
-                       (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'),
-                       (stat.S_ISDIR, 'a directory'), (stat.S_ISLNK, 'a symlink')):
-        if test(mode):
-            return name
-    return 'not a regular file'
-
-
-def _strerror(exc):
-    return to_native(exc.strerror or exc)
-
-
 # ----------------------------------------------------------------------------------------------
-# Who we are and whom we act for
-
-
-class Context(object):
-    """The account, how I/O is done (access) and which owners are trusted."""
-
-    def __init__(self, owner, group=None):
-        self.euid = os.geteuid()
-        try:
-            entry = pwd.getpwnam(owner) if owner is not None else pwd.getpwuid(self.euid)
-        except KeyError:
-            raise TargetError('owner %r does not exist on the host' % owner)
-        self.name, self.uid, self.gid, self.home = entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir
-        self.group_gid = None
-        if group is not None:
-            try:
-                self.group_gid = grp.getgrnam(group).gr_gid
-            except KeyError:
-                raise TargetError('group %r does not exist on the host' % group)
-        if self.euid != 0:
-            self.access = 'self'
-        elif self.uid == 0:
-            self.access = 'root'
-        else:
-            self.access = 'account'
-        if self.access == 'account' and self.group_gid is not None and \
-                self.group_gid not in os.getgrouplist(self.name, self.gid):
-            raise TargetError('group %r: %s is not a member, and files in its Codex home are written as %s; '
-                              'add %s to the group or leave group unset' % (group, self.name, self.name, self.name))
-
-    def account(self):
-        return {'name': self.name, 'uid': self.uid, 'gid': self.gid, 'home': self.home}
-
-    def owns(self, st):
-        return st.st_uid == self.uid
-
-    def trusted_dir(self, st):
-        """Directories above the Codex home may belong to root or to the account."""
-        return st.st_uid in (0, self.uid)
-
-
-def resolve_home(raw, ctx):
-    def home_of(name):
-        return pwd.getpwnam(name).pw_dir
-    try:
-        return proto.resolve_posix(raw, ctx.home, home_of)
-    except proto.ProtocolError as exc:
-        raise TargetError(str(exc))
-
-
-# ----------------------------------------------------------------------------------------------
-# Path walking through file descriptors.
-#
-# Every directory is opened component by component from "/" with O_NOFOLLOW|O_DIRECTORY, and every
-# object is judged by fstat of what was opened, so a name swapped between two checks changes
-# nothing: what is used is what was checked.
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0)
-
-
-def _close(fd):
-    if fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-def open_dir(path, ctx, trust_link, trust_dir, depth=0):
-    """Open the directory ``path``; returns (fd, real path). Links are followed only when
-    ``trust_link(lstat)`` accepts them; every directory passed must satisfy ``trust_dir(fstat)``.
-    Raises TargetError naming the refused component, or OSError(ENOENT) when a component is missing."""
-    if depth > MAX_LINK_DEPTH:
-        raise TargetError('%s: too many levels of symbolic links' % path)
-    path = posixpath.normpath('/' + path.lstrip('/'))
-    parts = [p for p in path.split('/') if p]
-    fd = os.open('/', _DIR_FLAGS)
-    real = '/'
-    try:
-        index = 0
-        while index < len(parts):
-            name = parts[index]
-            here = posixpath.join(real, name)
-            try:
-                lst = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except OSError as exc:
-                if exc.errno == errno.ENOENT:
-                    raise OSError(errno.ENOENT, 'No such file or directory', here)
-                raise
-            if stat.S_ISLNK(lst.st_mode):
-                if not trust_link(lst):
-                    raise TargetError('%s is a symlink owned by uid %d; only links that belong to %s (or '
-                                      'root) are followed; nothing was done' % (here, lst.st_uid, ctx.name))
-                target = os.readlink(name, dir_fd=fd)
-                rest = '/'.join(parts[index + 1:])
-                joined = target if target.startswith('/') else posixpath.join(real, target)
-                _close(fd)
-                fd = None
-                fd, real = open_dir(posixpath.join(joined, rest) if rest else joined, ctx, trust_link,
-                                    trust_dir, depth + 1)
-                return fd, real
-            if not stat.S_ISDIR(lst.st_mode):
-                raise TargetError('%s is %s, not a directory; nothing was done' % (here, _kind_name(lst)))
-            try:
-                new = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                raise TargetError('%s: %s (as %s); nothing was done' % (here, _strerror(exc), ctx.name))
-            st = os.fstat(new)
-            if not trust_dir(st):
-                _close(new)
-                raise TargetError('%s belongs to uid %d, neither root nor %s: the Codex home must not lie '
-                                  'under another account\'s directory; nothing was done'
-                                  % (here, st.st_uid, ctx.name if ctx.uid else 'the account'))
-            _close(fd)
-            fd, real = new, here
-            index += 1
-        return fd, real
-    except BaseException:
-        _close(fd)
-        raise
-
-
-class Home(object):
-    """The opened Codex home: directory fd and facts."""
-
-    def __init__(self, path):
-        self.path = path
-        self.fd = None
-        self.real = None
-        self.lst = None
-        self.st = None
-        self.parent_exists = None
-        self.create_as = None
-        self.link_target = None
-
-    def close(self):
-        _close(self.fd)
-        self.fd = None
-
-
-def _link_ok_for(ctx):
-    return lambda lst: lst.st_uid in (0, ctx.uid)
-
-
-def open_home(path, ctx):
-    """Open the Codex home ``path`` (may be missing: fd None)."""
-    home = Home(path)
-    parent, name = posixpath.split(path)
-    try:
-        pfd, preal = open_dir(parent, ctx, _link_ok_for(ctx), ctx.trusted_dir)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            home.parent_exists = False
-            return home
-        raise
-    try:
-        home.parent_exists = True
-        try:
-            home.lst = os.stat(name, dir_fd=pfd, follow_symlinks=False)
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:
-                raise
-            # in a child dropped to the account, access() answers for the account
-            home.create_as = 'account' if (ctx.access != 'account' or os.access(preal, os.W_OK)) else 'root'
-            return home
-        if stat.S_ISLNK(home.lst.st_mode):
-            if home.lst.st_uid not in (0, ctx.uid):
-                raise TargetError('codex_home %s is a symlink owned by uid %d, neither %s nor root; it is not '
-                                  'followed; nothing was done' % (path, home.lst.st_uid, ctx.name))
-            target = home.link_target = os.readlink(name, dir_fd=pfd)
-            try:
-                fd, real = open_dir(target if target.startswith('/') else posixpath.join(preal, target),
-                                    ctx, _link_ok_for(ctx), ctx.trusted_dir)
-            except OSError as exc:
-                if exc.errno == errno.ENOENT:
-                    raise TargetError('codex_home %s is a symlink to %s, which does not exist; nothing was done'
-                                      % (path, target))
-                raise
-            except TargetError as exc:
-                raise TargetError('codex_home %s is a symlink to %s: %s' % (path, target, exc))
-        elif stat.S_ISDIR(home.lst.st_mode):
-            fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-            real = path
-        else:
-            raise TargetError('codex_home %s is %s, not a directory; nothing was done' % (path, _kind_name(home.lst)))
-        st = os.fstat(fd)
-        if not ctx.owns(st):
-            _close(fd)
-            raise TargetError('codex_home %s%s belongs to uid %d, not to %s; nothing was done'
-                              % (path, '' if real == path else ' (link to %s)' % real, st.st_uid, ctx.name))
-        home.fd, home.real, home.st = fd, real, st
-        return home
-    finally:
-        _close(pfd)
-
-
-class FileRef(object):
-    """A file of the Codex home, opened for reading (or missing) with its facts."""
-
-    def __init__(self, path):
-        self.path = path            # name in the Codex home
-        self.exists = False
-        self.is_link = False
-        self.link_target = None
-        self.real_path = path
-        self.dir_fd = None          # fd of the directory that holds the real file (owned by us)
-        self.name = None            # basename of the real file in dir_fd
-        self.st = None
-        self.data = None
-        self.own_dir = False        # dir_fd must be closed by us
-
-    def close(self):
-        if self.own_dir:
-            _close(self.dir_fd)
-        self.dir_fd = None
-
-
-def _check_owned_single(ref, st, ctx):
-    where = ref.path if ref.real_path == ref.path else '%s (link to %s)' % (ref.path, ref.real_path)
-    if not ctx.owns(st):
-        raise TargetError('%s belongs to uid %d, not to %s; it is neither read nor changed; nothing was done'
-                          % (where, st.st_uid, ctx.name))
-    if st.st_nlink > 1:
-        raise TargetError('%s has %d hard links; a hard-linked file is neither read nor changed (it may be '
-                          'another file of the host); nothing was done' % (where, st.st_nlink))
-
-
-def open_file(home, name, ctx, cap):
-    """Read ``name`` of the opened Codex home under the rules: regular file, owned by the account,
-    one hard link, at most ``cap`` bytes; a link only when it and its target belong to the account."""
-    ref = FileRef(posixpath.join(home.path, name))
-    ref.dir_fd, ref.name = home.fd, name
-    try:
-        lst = os.stat(name, dir_fd=home.fd, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return ref
-        raise
-    if stat.S_ISLNK(lst.st_mode):
-        ref.is_link = True
-        ref.link_target = os.readlink(name, dir_fd=home.fd)
-        # a link made by root (a provisioning tool) or by the account; either way its target's
-        # directory must belong to the account, checked below on the opened directory
-        if lst.st_uid not in (0, ctx.uid):
-            raise TargetError('%s is a symlink owned by uid %d, neither %s nor root; it is not followed; nothing '
-                              'was done' % (ref.path, lst.st_uid, ctx.name))
-        target = ref.link_target
-        real = posixpath.normpath(target if target.startswith('/') else posixpath.join(home.real, target))
-        ref.real_path = real
-        tdir, tname = posixpath.split(real)
-        try:
-            dfd, dreal = open_dir(tdir, ctx, _link_ok_for(ctx), ctx.trusted_dir)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise TargetError('%s is a symlink to %s, whose directory does not exist; nothing was done'
-                                  % (ref.path, real))
-            raise
-        ref.dir_fd, ref.name, ref.own_dir = dfd, tname, True
-        dst = os.fstat(dfd)
-        if not ctx.owns(dst):
-            raise TargetError('%s is a symlink to %s, in a directory that belongs to uid %d, not to %s; nothing '
-                              'was done' % (ref.path, real, dst.st_uid, ctx.name))
-        try:
-            lst = os.stat(tname, dir_fd=dfd, follow_symlinks=False)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return ref  # a dangling dotfile link in the account's own directory: created there
-            raise
-        if stat.S_ISLNK(lst.st_mode):
-            raise TargetError('%s is a symlink to %s, which is a symlink again; only one level is followed; '
-                              'nothing was done' % (ref.path, real))
-    if not stat.S_ISREG(lst.st_mode):
-        raise TargetError('%s%s is %s, not a regular file; it is not opened; nothing was done'
-                          % (ref.path, '' if ref.real_path == ref.path else ' (link to %s)' % ref.real_path,
-                             _kind_name(lst)))
-    _check_owned_single(ref, lst, ctx)  # judged before opening, and again on the opened file
-    try:
-        fd = os.open(ref.name, _FILE_FLAGS, dir_fd=ref.dir_fd)
-    except OSError as exc:
-        raise TargetError('%s: %s (as %s); nothing was done' % (ref.path, _strerror(exc), ctx.name))
-    try:
-        st = os.fstat(fd)
-        where = ref.path if ref.real_path == ref.path else '%s (link to %s)' % (ref.path, ref.real_path)
-        if not stat.S_ISREG(st.st_mode):
-            raise TargetError('%s is %s, not a regular file; nothing was done' % (where, _kind_name(st)))
-        _check_owned_single(ref, st, ctx)
-        if st.st_size > cap:
-            raise TargetError('%s is %d bytes, more than the %d this module reads; nothing was done'
-                              % (where, st.st_size, cap))
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > cap:
-                raise TargetError('%s grew beyond %d bytes while being read; nothing was done' % (where, cap))
-        ref.data = b''.join(chunks)
-        ref.st = st
-        ref.exists = True
-        return ref
-    finally:
-        _close(fd)
-
-
-# ----------------------------------------------------------------------------------------------
-# Reading
+# Reading: the facts the planner and the audit need
 
 
 def _where(error):
@@ -756,7 +408,7 @@ def _path_facts(ref):
     facts = {'path': ref.path, 'exists': ref.exists, 'is_link': ref.is_link, 'link_target': ref.link_target,
              'real_path': ref.real_path}
     if ref.exists:
-        facts.update(type=_kind(ref.st), mode=_mode(ref.st), uid=ref.st.st_uid, gid=ref.st.st_gid,
+        facts.update(type=kind_of(ref.st), mode=mode_str(ref.st), uid=ref.st.st_uid, gid=ref.st.st_gid,
                      nlink=ref.st.st_nlink, size=len(ref.data), sha256=_sha256(ref.data),
                      private=not bool(stat.S_IMODE(ref.st.st_mode) & 0o077))
     return facts
@@ -796,34 +448,6 @@ def auth_facts(ref):
     return facts
 
 
-HOME_BASES = (CONFIG_NAME, AUTH_NAME)
-
-
-def list_leftovers(dir_fd, bases=HOME_BASES):
-    """(name, kind, lstat) of our temp files and backups of the files ``bases`` in a directory.
-
-    Temp files: ``.<base>.<random>.tmp``; backups: ``<base>.<stamp>~``. The last base is auth.json's
-    (its backups hold keys). Names only, no content is read."""
-    found = []
-    for name in sorted(os.listdir(dir_fd)):
-        kind = None
-        for index, base in enumerate(bases):
-            if not base:
-                continue
-            if name.startswith('.%s.' % base) and name.endswith(proto.TEMP_SUFFIX):
-                kind = 'temp'
-            elif name.startswith('%s.' % base) and name.endswith(proto.BACKUP_SUFFIX):
-                kind = 'auth_backup' if index == len(bases) - 1 else 'config_backup'
-        if kind is None:
-            continue
-        try:
-            lst = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except OSError:
-            continue
-        found.append((name, kind, lst))
-    return found
-
-
 def read_state(request, ctx, home_path, config_mode):
     """The read trip, as the account (or root for root-owned locations)."""
     home = open_home(home_path, ctx)
@@ -842,7 +466,7 @@ def read_state(request, ctx, home_path, config_mode):
             result['auth'] = dict(missing, path=posixpath.join(home_path, AUTH_NAME), credentials='none',
                                   tokens='absent') if request['want_auth'] else None
             return result
-        hfacts.update(real_path=home.real, type='directory', mode=_mode(home.st), uid=home.st.st_uid,
+        hfacts.update(real_path=home.real, type='directory', mode=mode_str(home.st), uid=home.st.st_uid,
                       gid=home.st.st_gid, nlink=home.st.st_nlink,
                       private=not bool(stat.S_IMODE(home.st.st_mode) & 0o077))
         if hfacts['is_link']:
@@ -866,11 +490,11 @@ def read_state(request, ctx, home_path, config_mode):
             refs.append(auth)
             result['auth'] = auth_facts(auth)
             if auth.exists and proto.loose('auth', stat.S_IMODE(auth.st.st_mode), ctx.access):
-                loose.append({'path': auth.real_path, 'mode': _mode(auth.st), 'wanted': '0600'})
+                loose.append({'path': auth.real_path, 'mode': mode_str(auth.st), 'wanted': '0600'})
         for name, kind, lst in list_leftovers(home.fd):
-            result['leftovers'].append({'name': name, 'kind': kind, 'mode': _mode(lst)})
+            result['leftovers'].append({'name': name, 'kind': kind, 'mode': mode_str(lst)})
             if kind == 'auth_backup' and stat.S_ISREG(lst.st_mode) and stat.S_IMODE(lst.st_mode) & 0o077:
-                loose.append({'path': posixpath.join(home_path, name), 'mode': _mode(lst), 'wanted': '0600'})
+                loose.append({'path': posixpath.join(home_path, name), 'mode': mode_str(lst), 'wanted': '0600'})
         return result
     finally:
         for ref in refs:
@@ -879,82 +503,7 @@ def read_state(request, ctx, home_path, config_mode):
 
 
 # ----------------------------------------------------------------------------------------------
-# Writing
-#
-# The syscall sequence of one file (config.toml first, then auth.json), kept simple on purpose so
-# that a SIGKILL anywhere leaves the old or the new file (fault-injection tests rely on it):
-#   openat(dir, ".<name>.<random>.tmp", O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW, 0600)
-#   write()...; fchmod(tmp); [fchown(tmp, -1, group)]; fsync(tmp); close(tmp)
-#   renameat(dir, tmp, dir, name); fsync(dir)
-# A backup is the same sequence with the backup's name as destination, before the file's own one.
-# A temp file left by a kill is removed by the next write trip, under the lock.
-
-
-def _tmp_name(name):
-    return '.%s.%s%s' % (name, os.urandom(6).hex(), proto.TEMP_SUFFIX)
-
-
-def atomic_write(dir_fd, name, data, mode, gid, shown):
-    """Write ``data`` as ``name`` in ``dir_fd`` atomically; ``shown`` names the file in errors."""
-    tmp = _tmp_name(name)
-    fd = None
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0),
-                     0o600, dir_fd=dir_fd)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, mode)
-        if gid is not None:
-            os.fchown(fd, -1, gid)
-        os.fsync(fd)
-        os.close(fd)
-        fd = None
-        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        tmp = None
-        os.fsync(dir_fd)
-    except OSError as exc:
-        raise TargetError('%s: %s; the old file is intact' % (shown, _strerror(exc)))
-    finally:
-        _close(fd)
-        if tmp is not None:
-            try:
-                os.unlink(tmp, dir_fd=dir_fd)
-            except OSError:
-                pass
-
-
-def backup_name(dir_fd, name):
-    stamp = time.strftime('%Y-%m-%d@%H:%M:%S')
-    candidate = '%s.%s~' % (name, stamp)
-    try:
-        os.stat(candidate, dir_fd=dir_fd, follow_symlinks=False)
-    except OSError:
-        return candidate
-    return '%s.%s.%d~' % (name, stamp, os.getpid())
-
-
-def lock_home(home, timeout):
-    deadline = time.monotonic() + max(0, timeout)
-    while True:
-        try:
-            fcntl.flock(home.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-        if time.monotonic() >= deadline:
-            raise TargetError('%s is locked by another process (another run, or a process of %s holding a lock '
-                              'on it) for more than lock_timeout=%d s; nothing was written'
-                              % (home.path, home_owner_name(home), timeout))
-        time.sleep(0.1)
-
-
-def home_owner_name(home):
-    try:
-        return pwd.getpwuid(home.st.st_uid).pw_name
-    except KeyError:
-        return 'uid %d' % home.st.st_uid
+# Writing (the syscall sequence of one file is documented above atomic_write in _codex_fs)
 
 
 def new_auth_bytes(obj, secret, op):
@@ -994,7 +543,7 @@ def _repair(fd, shown, current, wanted, written):
 
 def _fix_file_mode(ref, wanted, gid, written, part):
     """Mode/group of an existing file we keep, through an fd of the checked file."""
-    fd = os.open(ref.name, _FILE_FLAGS, dir_fd=ref.dir_fd)
+    fd = os.open(ref.name, FILE_FLAGS, dir_fd=ref.dir_fd)
     try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != (ref.st.st_dev, ref.st.st_ino):
@@ -1010,31 +559,7 @@ def _fix_file_mode(ref, wanted, gid, written, part):
             os.fchown(fd, -1, gid)
             written[part]['changed'] = True
     finally:
-        _close(fd)
-
-
-def create_home_as_account(path, ctx, mode):
-    parent, name = posixpath.split(path)
-    pfd, dummy = open_dir(parent, ctx, _link_ok_for(ctx), ctx.trusted_dir)
-    try:
-        try:
-            os.mkdir(name, 0o700, dir_fd=pfd)
-        except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EPERM) and ctx.access == 'account':
-                raise NeedRootCreate()
-            if exc.errno != errno.EEXIST:
-                raise TargetError('cannot create %s: %s; nothing was written' % (path, _strerror(exc)))
-            return False
-        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-        try:
-            os.fchmod(fd, mode)
-            if ctx.group_gid is not None:
-                os.fchown(fd, -1, ctx.group_gid)
-        finally:
-            _close(fd)
-        return True
-    finally:
-        _close(pfd)
+        close_fd(fd)
 
 
 def write_state(request, secret, ctx, written):
@@ -1132,7 +657,7 @@ def write_state(request, secret, ctx, written):
             atomic_write(config.dir_fd, config.name, config_new, mode, gid, config.path)
             written['config'].update(changed=True, content_changed=True)
             if config.exists and stat.S_IMODE(config.st.st_mode) & ~mode & 0o7777:
-                written['repaired'].append('%s: %s -> %04o' % (config.real_path, _mode(config.st), mode))
+                written['repaired'].append('%s: %s -> %04o' % (config.real_path, mode_str(config.st), mode))
         elif config.exists:
             _fix_file_mode(config, proto.wanted_mode('config', stat.S_IMODE(config.st.st_mode), ctx.access,
                                                      config_mode), gid, written, 'config')
@@ -1149,13 +674,13 @@ def write_state(request, secret, ctx, written):
                 atomic_write(auth.dir_fd, auth.name, auth_bytes, 0o600, gid, auth.path)
                 written['auth'].update(changed=True, content_changed=True)
                 if auth.exists and stat.S_IMODE(auth.st.st_mode) & 0o077:
-                    written['repaired'].append('%s: %s -> 0600' % (auth.real_path, _mode(auth.st)))
+                    written['repaired'].append('%s: %s -> 0600' % (auth.real_path, mode_str(auth.st)))
             elif auth_delete:
                 try:
                     os.unlink(auth.name, dir_fd=auth.dir_fd)
                     os.fsync(auth.dir_fd)
                 except OSError as exc:
-                    raise TargetError('%s: %s' % (auth.path, _strerror(exc)))
+                    raise TargetError('%s: %s' % (auth.path, strerror(exc)))
                 written['removed_files'].append(auth.real_path)
                 if auth.is_link:
                     os.unlink(AUTH_NAME, dir_fd=home.fd)  # the dangling dotfile link
@@ -1181,13 +706,13 @@ def write_state(request, secret, ctx, written):
                     written['removed_files'].append(shown)
                 elif kind == 'auth_backup' and stat.S_ISREG(lst.st_mode) and stat.S_IMODE(lst.st_mode) & 0o077 \
                         and lst.st_uid == ctx.uid and lst.st_nlink == 1:
-                    fd = os.open(name, _FILE_FLAGS, dir_fd=dfd)
+                    fd = os.open(name, FILE_FLAGS, dir_fd=dfd)
                     try:
                         st = os.fstat(fd)
                         if stat.S_ISREG(st.st_mode) and st.st_uid == ctx.uid and st.st_nlink == 1:
                             _repair(fd, shown, stat.S_IMODE(st.st_mode), 0o600, written)
                     finally:
-                        _close(fd)
+                        close_fd(fd)
         written['removed_files'] = sorted(set(written['removed_files']))
 
         # 5. what is on disk now
@@ -1204,137 +729,6 @@ def write_state(request, secret, ctx, written):
         home.close()
 
 
-# ----------------------------------------------------------------------------------------------
-# Root: creating a Codex home the account cannot create, through file descriptors
-
-
-def root_create_home(path, ctx, mode):
-    """mkdir as root in a root-owned parent (every component root-owned, links only root's), then
-    fchown/fchmod the new directory's fd to the account. Never a path-based chown/chmod."""
-    parent, name = posixpath.split(path)
-
-    def root_only(st):
-        return st.st_uid == 0
-
-    pfd, preal = open_dir(parent, ctx, root_only, root_only)
-    try:
-        pst = os.fstat(pfd)
-        if stat.S_IMODE(pst.st_mode) & 0o022 and not pst.st_mode & stat.S_ISVTX:
-            raise TargetError('%s is writable by others; the Codex home %s is not created there as root'
-                              % (preal, path))
-        try:
-            os.mkdir(name, 0o700, dir_fd=pfd)
-        except OSError as exc:
-            if exc.errno == errno.EEXIST:
-                return False
-            raise TargetError('cannot create %s: %s; nothing was written' % (path, _strerror(exc)))
-        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-        try:
-            st = os.fstat(fd)
-            if st.st_uid != 0 or os.listdir(fd):
-                raise TargetError('%s was replaced while this task created it; nothing was written' % path)
-            os.fchown(fd, ctx.uid, ctx.group_gid if ctx.group_gid is not None else ctx.gid)
-            os.fchmod(fd, mode)
-        finally:
-            _close(fd)
-        return True
-    finally:
-        _close(pfd)
-
-
-# ----------------------------------------------------------------------------------------------
-# Running as the account: a child process that dropped root
-
-
-def drop_to(ctx):
-    """In the child: become the account for good (groups, gid, uid), and prove root is gone."""
-    os.setgroups(os.getgrouplist(ctx.name, ctx.gid))
-    os.setresgid(ctx.gid, ctx.gid, ctx.gid)
-    os.setresuid(ctx.uid, ctx.uid, ctx.uid)
-    try:
-        os.setresuid(0, 0, 0)
-    except OSError:
-        pass
-    else:
-        raise RuntimeError('root could be regained after dropping to %s' % ctx.name)
-    if os.geteuid() != ctx.uid or os.getegid() != ctx.gid:
-        raise RuntimeError('could not drop to %s' % ctx.name)
-    os.chdir('/')
-
-
-def run_as_account(ctx, func, timeout, home_path):
-    """Run ``func()`` in a child dropped to the account; returns its JSON answer (untrusted)."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child (covered by the tests through its answer)
-        code = 0
-        try:
-            os.close(rfd)
-            os.umask(0o077)
-            drop_to(ctx)
-            answer = func()
-        except NeedRootCreate:
-            answer = {'need_root_create': True}
-        except TargetError as exc:
-            answer = {'error': str(exc)}
-        except OSError as exc:
-            answer = {'error': '%s: %s' % (to_native(getattr(exc, 'filename', '') or home_path), _strerror(exc))}
-        except BaseException as exc:  # noqa: B902 - the child must always answer and exit
-            answer = {'error': 'internal error as %s: %s' % (ctx.name, type(exc).__name__)}
-            code = 1
-        try:
-            data = json.dumps(answer).encode('utf-8', 'surrogatepass')
-            view = memoryview(data)
-            while view:
-                view = view[os.write(wfd, view):]
-        finally:
-            os._exit(code)
-    os.close(wfd)
-    chunks, total = [], 0
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                os.kill(pid, signal.SIGKILL)
-                raise TargetError('%s: the work as %s did not finish within %d s; it was stopped'
-                                  % (home_path, ctx.name, timeout))
-            ready = select.select([rfd], [], [], min(left, 1.0))[0]
-            if not ready:
-                continue
-            chunk = os.read(rfd, 65536)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > MAX_CHILD_OUTPUT:
-                os.kill(pid, signal.SIGKILL)
-                raise TargetError('%s: the answer of the work as %s is too big' % (home_path, ctx.name))
-            chunks.append(chunk)
-    finally:
-        os.close(rfd)
-        _reap(pid)
-    try:
-        answer = json.loads(b''.join(chunks).decode('utf-8', 'surrogatepass'))
-    except ValueError:
-        raise TargetError('%s: the work as %s ended without an answer' % (home_path, ctx.name))
-    if not isinstance(answer, dict):
-        raise TargetError('%s: the work as %s gave a malformed answer' % (home_path, ctx.name))
-    return answer
-
-
-def _reap(pid):
-    for dummy in range(50):
-        done, dummy_status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return
-        time.sleep(0.02)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    os.waitpid(pid, 0)
-
-
 def _in_place(func):
     """Run ``func`` in this process with the same answer shape as a child."""
     try:
@@ -1342,7 +736,7 @@ def _in_place(func):
     except TargetError as exc:
         return {'error': str(exc)}
     except OSError as exc:
-        return {'error': '%s: %s' % (to_native(getattr(exc, 'filename', '') or ''), _strerror(exc))}
+        return {'error': '%s: %s' % (to_native(getattr(exc, 'filename', '') or ''), strerror(exc))}
 
 
 def phase_read(request, fork=True):
@@ -1385,7 +779,7 @@ def phase_write(request, secret, fork=True):
         except TargetError as exc:
             return {'error': str(exc), 'written': partial}
         except OSError as exc:
-            return {'error': '%s: %s' % (to_native(getattr(exc, 'filename', '') or home_path), _strerror(exc)),
+            return {'error': '%s: %s' % (to_native(getattr(exc, 'filename', '') or home_path), strerror(exc)),
                     'written': partial}
         return {'written': partial}
 
@@ -1400,7 +794,7 @@ def phase_write(request, secret, fork=True):
                 mode = proto.wanted_mode('home', None, 'account', config_mode)
                 created_by_root = root_create_home(home_path, ctx, mode)
             except OSError as exc:
-                return written, '%s: %s' % (home_path, _strerror(exc))
+                return written, '%s: %s' % (home_path, strerror(exc))
             except TargetError as exc:
                 return written, str(exc)
             continue
@@ -1442,7 +836,7 @@ def main():
     except TargetError as exc:
         module.fail_json(msg=to_native(exc))
     except (OSError, IOError) as exc:
-        module.fail_json(msg='%s: %s' % (to_native(getattr(exc, 'filename', '') or ''), _strerror(exc)))
+        module.fail_json(msg='%s: %s' % (to_native(getattr(exc, 'filename', '') or ''), strerror(exc)))
     if error is not None:
         module.fail_json(msg=error, changed=written_changed(written), written=written)
     module.exit_json(changed=written_changed(written), written=written)

@@ -9,7 +9,9 @@
 set -u
 state=/var/lib/faults
 case_name="$(grep -o -m1 '/home/faulty/cases/[A-Za-z0-9_-]*' "$1" 2>/dev/null | head -n1 | sed 's|.*/||')"
-[ -n "$case_name" ] && [ -f "$state/control/$case_name" ] || exec /usr/bin/python3 "$@"
+if [ -z "$case_name" ] || [ ! -f "$state/control/$case_name" ]; then
+  exec /usr/bin/python3 "$@"
+fi
 
 trip=$(( $(cat "$state/run/$case_name.trips" 2>/dev/null || echo 0) + 1 ))
 echo "$trip" > "$state/run/$case_name.trips"

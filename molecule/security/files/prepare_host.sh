@@ -31,10 +31,12 @@ mkdir -m 0755 -p /etc/codex-race
 # ---- each account prepares its own home, as itself
 as() { runuser -u "$1" -- /bin/bash -euc "cd && $2"; }
 npm_seed='mkdir -p .local/lib/node_modules/@openai .local/bin &&
-  ln -sfn /usr/local/lib/node_modules/@openai/codex .local/lib/node_modules/@openai/codex &&
+  ln -sfn /opt/codex-npm/lib/node_modules/@openai/codex .local/lib/node_modules/@openai/codex &&
   ln -sfn ../lib/node_modules/@openai/codex/bin/codex.js .local/bin/codex'
 
-# alice (friendly): her config.toml is a dotfile-manager link to a file she owns.
+# alice (friendly): her config.toml is a dotfile-manager link to a file she owns; her per-user npm
+# install (codex_install_users) is in place, so deploy manages only her ~/.profile PATH block.
+as alice "$npm_seed"
 as alice 'mkdir -p dotfiles .codex &&
   printf "# alice keeps this in her dotfiles repository\n[tui]\nnotifications = true\n" > dotfiles/codex.toml &&
   ln -sfn /home/alice/dotfiles/codex.toml .codex/config.toml'
@@ -45,7 +47,7 @@ as mallory-shadow 'mkdir -p .codex && ln -sfn /etc/codex-victim-empty .codex/con
   ln -sfn /etc/codex-victim-shadow .codex/auth.json'
 as mallory-apikey 'mkdir -p .codex && ln -sfn /etc/codex-victim-apikey.json .codex/auth.json'
 as mallory-diff 'mkdir -p .codex && ln -sfn /etc/codex-victim-secret.toml .codex/config.toml'
-# Install-role accounts: a per-user npm install already in place (a link to the system one), so
+# Install-role accounts: a per-user npm install already in place (a link to the shared one), so
 # the role only manages ~/.profile and ~/.codex/packages for them.
 as mallory-profile "rm -f .profile && ln -s /etc/codex-victim-profile .profile &&
   mkdir -p .codex && ln -sfn /opt/codex-victim-pkgs .codex/packages && $npm_seed"

@@ -15,9 +15,9 @@ import sys
 
 ROOTS = ["/etc", "/root", "/opt", "/usr/local", "/var", "/srv"]
 # Paths that change without any help from the collection (ansible's and npm's own scratch space,
-# the stand-in's log, logs of logins, package caches).
+# root's own Codex state when codex runs as root, the stand-in's log, logs of logins, caches).
 VOLATILE = [
-    "/root/.ansible", "/root/.npm", "/root/.cache", "/var/cache", "/var/tmp", "/var/log",
+    "/root/.ansible", "/root/.npm", "/root/.cache", "/root/.codex", "/var/cache", "/var/tmp", "/var/log",
     "/var/lib/apt", "/var/lib/dpkg", "/opt/codex-standin", "/var/lib/sudo", "/var/mail",
     "/var/spool/mail", "/etc/ld.so.cache",
 ]

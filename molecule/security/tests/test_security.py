@@ -152,7 +152,7 @@ def test_config_link_to_root_file(runs, baseline):
 def test_auth_link_to_missing_root_file(runs, baseline):
     """~/.codex/auth.json -> /etc/profile.d/<missing>: a key-only run creates nothing there."""
     assert created_under(runs, baseline, '/etc/profile.d/') == []
-    assert_refusal_names(runs, 'r3-rotate', '/home/mallory-etc/.codex/auth.json')
+    assert_refusal_names(runs, 'r3-rotate', '/home/mallory-etc/.codex/auth.json', '/home/mallory-etc/.codex/config.toml')
 
 
 def test_codex_home_link_to_root_dir(runs, baseline):

@@ -4,7 +4,6 @@ account (a child process that dropped root), and every trick the account can pla
 is refused by name or defeated by the kernel, never followed as root."""
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import stat
@@ -16,6 +15,7 @@ import pytest
 
 from ansible_collections.bytes4096.codex.plugins.modules import codex_config as target
 from ansible_collections.bytes4096.codex.plugins.module_utils._codex_auth import key_fingerprint
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_drop import MAX_CHILD_OUTPUT
 
 from _requests import mode_of, read_request, snapshot, write_request
 
@@ -86,7 +86,7 @@ def test_a_child_that_hangs_is_stopped(alice):
 
 def test_a_child_answer_is_capped(alice):
     ctx = target.Context(alice.name)
-    refused(target.run_as_account, ctx, lambda: {'x': 'y' * (target.MAX_CHILD_OUTPUT + 10)}, 20, alice.codex,
+    refused(target.run_as_account, ctx, lambda: {'x': 'y' * (MAX_CHILD_OUTPUT + 10)}, 20, alice.codex,
             match='too big')
 
 
