@@ -100,7 +100,7 @@ def annotate(calls, home):
         writable = 'O_CREAT' in args or 'O_WRONLY' in args or 'O_RDWR' in args or 'O_TRUNC' in args
         call['change'] = touches and (call['name'] in MUTATING or (call['name'] in OPENS and writable))
         if call['name'] in OPENS and call['ret'].isdigit() and resolved:
-            table[int(call['ret'])] = resolved[0] if call['name'] != 'openat' else resolved[0]
+            table[int(call['ret'])] = resolved[0]
         elif call['name'] == 'close' and first.isdigit():
             table.pop(int(first), None)
         elif call['name'] in FORKS and call['ret'].isdigit():

@@ -43,8 +43,8 @@ as alice 'mkdir -p dotfiles .codex &&
 as mallory-etc 'mkdir -p .codex && ln -sfn /etc/codex-victim.toml .codex/config.toml &&
   ln -sfn /etc/profile.d/zz-mallory-etc.sh .codex/auth.json'
 as mallory-rootdir 'ln -sfn /root/codex-private .codex'
-as mallory-shadow 'mkdir -p .codex && ln -sfn /etc/codex-victim-empty .codex/config.toml &&
-  ln -sfn /etc/codex-victim-shadow .codex/auth.json'
+as mallory-empty 'mkdir -p .codex && ln -sfn /etc/codex-victim-empty .codex/config.toml'
+as mallory-shadow 'mkdir -p .codex && ln -sfn /etc/codex-victim-shadow .codex/auth.json'
 as mallory-apikey 'mkdir -p .codex && ln -sfn /etc/codex-victim-apikey.json .codex/auth.json'
 as mallory-diff 'mkdir -p .codex && ln -sfn /etc/codex-victim-secret.toml .codex/config.toml'
 # Install-role accounts: a per-user npm install already in place (a link to the shared one), so

@@ -163,9 +163,10 @@ def test_codex_home_link_to_root_dir(runs, baseline):
 
 
 def test_key_only_run_leaves_linked_empty_root_file(runs, baseline):
-    """config.toml -> /etc/<empty root file>, key-only run (rotate_key): not chowned."""
+    """config.toml -> /etc/<empty root file>, key-only run (rotate_key): not chowned. (A key-only
+    run may refuse the link or leave config.toml alone; deploy, which writes it, must refuse.)"""
     assert unchanged(runs, baseline, '/etc/codex-victim-empty') == []
-    assert_refusal_names(runs, 'r3-rotate', '/home/mallory-shadow/.codex/')
+    assert_refusal_names(runs, 'r2-deploy', '/home/mallory-empty/.codex/config.toml')
 
 
 def test_force_does_not_replace_shadow_group_file(runs, baseline):
@@ -243,7 +244,8 @@ def test_loose_modes_repaired_and_reported(runs):
     assert probe['/home/mallory-loose/.codex/auth.json']['mode'] == '0600'
     for run in ('r2-deploy', 'r5-audit'):
         lines = [line for line in runs[run]['out'].splitlines()
-                 if '/home/mallory-loose/.codex' in line and re.search(r'mode|permission|writable', line, re.I)]
+                 if '/home/mallory-loose/.codex' in line
+                 and re.search(r'mode|permission|writable|0[0-7]{3} -> 0[0-7]{3}', line, re.I)]
         assert lines, '%s does not report the loose modes of /home/mallory-loose/.codex' % run
 
 
@@ -274,8 +276,9 @@ def test_offboard_fails_for_deleted_account(runs):
 def test_plain_http_installer_refused(runs, baseline):
     """codex_install_script_url http://...: refused with a clear error, never downloaded or run."""
     assert runs['r8-http-installer']['rc'] != 0
-    blocks = [b for b in failures(runs['r8-http-installer']['out']) if 'http://127.0.0.1:18081/install.sh' in b]
-    assert any('https' in b for b in blocks), blocks or 'no failure names the http:// URL'
+    blocks = [b for b in failures(runs['r8-http-installer']['out'])
+              if 'http://127.0.0.1:18081/install.sh' in b or 'codex_install_script_url' in b]
+    assert any('https' in b for b in blocks), blocks or 'no failure names the http:// URL or its variable'
     assert '/etc/codex-http-installer-ran' not in runs['r8-http-installer']['snap']['files']
 
 

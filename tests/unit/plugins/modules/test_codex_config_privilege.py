@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import threading
@@ -230,7 +231,7 @@ def test_foreign_owned_file_is_refused(alice, mallory):
 def test_a_held_lock_fails_clearly_after_lock_timeout(alice):
     alice.mkdir(alice.codex)
     holder = subprocess.Popen(['setpriv', '--reuid', str(alice.uid), '--regid', str(alice.gid), '--clear-groups',
-                               'flock', alice.codex, 'sleep', '30'])
+                               'flock', alice.codex, 'sleep', '30'], start_new_session=True)
     try:
         time.sleep(0.5)
         started = time.monotonic()
@@ -240,7 +241,7 @@ def test_a_held_lock_fails_clearly_after_lock_timeout(alice):
         assert 2 <= took < 10 and not target.written_changed(written)
         assert os.listdir(alice.codex) == []
     finally:
-        holder.kill()
+        os.killpg(holder.pid, signal.SIGKILL)  # flock and its sleep: the account must be removable
         holder.wait()
 
 
