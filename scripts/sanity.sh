@@ -23,6 +23,6 @@ dest="${XDG_CACHE_HOME:-$HOME/.cache}/bytes4096-codex/sanity/ansible_collections
 rm -rf "$dest" && mkdir -p "$dest"
 # Only what git tracks or would track: no venv, caches or test output.
 git ls-files -z --cached --others --exclude-standard |
-  rsync -a --from0 --files-from=- ./ "$dest/"
+  rsync -a --ignore-missing-args --from0 --files-from=- ./ "$dest/"
 cd "$dest"
 ansible-test sanity --venv --python 3.11 --color no "$@"
