@@ -10,6 +10,8 @@ export CONTAINERS_CONF="$REPO_ROOT/.config/containers.conf"
 export COLLECTIONS_ROOT="$REPO_ROOT/.build/collections"
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
 export ANSIBLE_CONFIG="$REPO_ROOT/ansible.cfg"
+# Ansible's own state (molecule's scenario state, collection installs) stays in the checkout.
+export ANSIBLE_HOME="$REPO_ROOT/.build"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
 export PY_COLORS=0
