@@ -347,6 +347,7 @@ auth_backup_file:
   sample: /home/alice/.codex/auth.json.2025-01-31@12:00:00~
 '''
 
+import copy
 import hashlib
 import json
 import os
@@ -786,7 +787,11 @@ def phase_write(request, secret, fork=True):
     timeout = request['lock_timeout'] + CHILD_MARGIN
     for attempt in (1, 2):
         if ctx.access == 'account' and fork:
-            answer = run_as_account(ctx, work, timeout, home_path)
+            try:
+                answer = run_as_account(ctx, work, timeout, home_path)
+            except TargetError as exc:
+                # the worker died (killed, timed out) without saying what it did: look at the disk
+                return observed_after_failure(request, secret, written), to_native(exc)
         else:
             answer = _in_place(work)
         if answer.get('need_root_create') and attempt == 1:
@@ -811,6 +816,34 @@ def phase_write(request, secret, fork=True):
     written['home_created'] = bool(written['home_created'] or created_by_root)
     error = answer.get('error')
     return written, (to_native(error)[:2000] if error is not None else None)
+
+
+def observed_after_failure(request, secret, written):
+    """What a write trip that ended without an answer left on disk, read back (as the account).
+
+    A file counts as changed when it now holds what this trip meant to write; anything else is
+    reported unchanged. Best effort: if even the read fails, nothing is claimed.
+    """
+    observed = copy.deepcopy(written)
+    try:
+        state = phase_read({'protocol': proto.PROTOCOL_VERSION, 'codex_home': request['codex_home'],
+                            'owner': request.get('owner'), 'group': request.get('group'),
+                            'config_mode': request.get('config_mode'), 'want_auth': True})
+    except (TargetError, OSError, proto.ProtocolError):
+        return observed
+    config, auth = state['config'], state.get('auth') or {}
+    text = request['config'].get('text')
+    if text is not None and config.get('sha256') == hashlib.sha256(text.encode('utf-8')).hexdigest() \
+            and config.get('sha256') != request['config'].get('expect_sha256'):
+        observed['config'].update(changed=True, content_changed=True)
+    op = (request.get('auth') or {}).get('op')
+    if op == 'set' and secret is not None and auth.get('key_fingerprint') == key_fingerprint(secret):
+        observed['auth'].update(changed=True, content_changed=True)
+    elif op == 'remove' and not auth.get('key_fingerprint'):
+        observed['auth'].update(changed=True, content_changed=True)
+    observed['auth'].update(exists=bool(auth.get('exists')), key_fingerprint=auth.get('key_fingerprint'),
+                            auth_mode=auth.get('auth_mode'), credentials=auth.get('credentials'))
+    return observed
 
 
 def written_changed(written):

@@ -421,3 +421,39 @@ def test_offboarding_through_a_link_to_a_root_key_file_deletes_nothing(alice, ro
     written, error = target.phase_write(req, None)
     assert 'auth.json is a symlink to %s' % victim in error and not target.written_changed(written)
     assert snapshot(victim) == before and os.path.islink(os.path.join(alice.codex, 'auth.json'))
+
+
+def test_a_worker_that_dies_after_writing_reports_what_is_on_disk(alice, monkeypatch):
+    """A write trip killed after its renames must not report changed=false (issue 10, finding 5)."""
+    deploy(alice, secret='sk-fleet-old', text='model = "gpt-5.4"\n')
+    real = target.run_as_account
+    calls = []
+
+    def dies_after_the_work(ctx, work, timeout, home_path):
+        answer = real(ctx, work, timeout, home_path)
+        calls.append(answer)
+        if 'written' in answer:  # the write trip: its work is done, then the answer is lost
+            raise target.TargetError('%s: the work as %s ended without an answer' % (home_path, ctx.name))
+        return answer
+
+    monkeypatch.setattr(target, 'run_as_account', dies_after_the_work)
+    written, error = deploy(alice, secret='sk-fleet-new')
+    assert error and 'ended without an answer' in error
+    assert written['config']['changed'] and written['auth']['changed']
+    assert written['auth']['key_fingerprint'] == key_fingerprint('sk-fleet-new')
+    assert target.written_changed(written)
+
+
+def test_a_worker_that_dies_before_writing_claims_nothing(alice, monkeypatch):
+    deploy(alice, secret='sk-fleet-old', text='model = "gpt-5.4"\n')
+    real = target.run_as_account
+
+    def dies_before_the_work(ctx, work, timeout, home_path):
+        if work.__name__ == 'work' and 'write' in work.__qualname__:
+            raise target.TargetError('%s: the work as %s ended without an answer' % (home_path, ctx.name))
+        return real(ctx, work, timeout, home_path)
+
+    monkeypatch.setattr(target, 'run_as_account', dies_before_the_work)
+    written, error = deploy(alice, secret='sk-fleet-new')
+    assert error and not target.written_changed(written)
+    assert written['auth']['key_fingerprint'] == key_fingerprint('sk-fleet-old')
