@@ -2,7 +2,9 @@
 # The hostile accounts, the root-owned files and directories they aim at, and what each account
 # does to its own home (as itself, with runuser). One script, so that preparing costs one trip.
 # Environment: MARKER (root-only content that must never be printed), PLANTED (a key planted in
-# root's apikey file and in mallory-backups' old backup). Arguments: the accounts to create.
+# root's apikey file and in mallory-backups' old backup), DEPLOY_KEY (the key deploy writes: a
+# root-only file that already holds exactly the auth.json deploy would write, so that only its
+# owner and mode would change). Arguments: the accounts to create.
 set -euo pipefail
 umask 022
 
@@ -21,6 +23,8 @@ printf 'model = "%s"\n' "$MARKER" > /etc/codex-victim-secret.toml
 chmod 0600 /etc/codex-victim-secret.toml
 printf '# root profile, not a user file\n' > /etc/codex-victim-profile
 printf 'model = "root-hard-linked"\n' > /etc/codex-victim-hardlink.toml
+printf '{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "%s"\n}\n' "$DEPLOY_KEY" > /etc/codex-victim-hardlink.json
+chmod 0600 /etc/codex-victim-hardlink.json
 rm -f /etc/profile.d/zz-mallory-etc.sh /etc/profile.d/zz-mallory-dangling.sh /etc/codex-http-installer-ran
 mkdir -m 0700 -p /root/codex-private /opt/codex-victim-pkgs/standalone
 printf '%s\n' "$MARKER" > /root/codex-private/notes
@@ -65,6 +69,7 @@ as mallory-racer 'mkdir -p .codex'
 # hard link that the account could make on a host where it is 0, so the module's own refusal of a
 # multiply-linked file is what is tested.
 ln -f /etc/codex-victim-hardlink.toml /home/mallory-hardlink/.codex/config.toml
+ln -f /etc/codex-victim-hardlink.json /home/mallory-hardlink/.codex/auth.json
 
 # ---- a plain-http installer on loopback that marks the host if root ever runs it
 mkdir -p /opt/codex-standin/http-installer

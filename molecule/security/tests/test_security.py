@@ -232,8 +232,10 @@ def test_held_lock_fails_clearly_within_timeout(runs):
 
 
 def test_hard_link_to_root_file_not_changed(runs, baseline):
-    """config.toml hard-linked to a root file (fs.protected_hardlinks=0 on some hosts)."""
+    """config.toml and auth.json hard-linked to root files (fs.protected_hardlinks=0 on some hosts);
+    the root auth.json already holds what deploy writes, so only owner and mode could change."""
     assert unchanged(runs, baseline, '/etc/codex-victim-hardlink.toml') == []
+    assert unchanged(runs, baseline, '/etc/codex-victim-hardlink.json') == []
 
 
 def test_loose_modes_repaired_and_reported(runs):
