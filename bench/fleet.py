@@ -197,8 +197,8 @@ def interleaved(inventory, hosts, reps, warmup, key, keys, forks, problems, labe
                 problems.extend('%s rep %d: %s' % (label, rep, p) for p in check_converged(output, hosts))
             if rep >= warmup:
                 times[what].append(wall)
-            sys.stdout.write('  %-8s %-9s %-7s %6.2fs\n' % (label, 'rep %d' % (rep - warmup + 1) if rep >= warmup
-                                                              else 'warm-up', what, wall))
+            phase = 'rep %d' % (rep - warmup + 1) if rep >= warmup else 'warm-up'
+            sys.stdout.write('  %-8s %-9s %-7s %6.2fs\n' % (label, phase, what, wall))
             sys.stdout.flush()
     return times
 
@@ -243,8 +243,8 @@ def fleet_run(count, args, report):
                 entry['jobs'][job] = {'median_s': median(samples), 'samples_s': [round(t, 3) for t in samples],
                                       'ratio_to_ping': round(median(samples) / entry['ping']['median_s'], 3),
                                       'profile': profile_top(output)}
-                sys.stdout.write('  %-8s %-12s median %6.2fs = %.2fx ping\n'
-                                 % (label, job, median(samples), median(samples) / entry['ping']['median_s']))
+                job_ratio = entry['jobs'][job]['ratio_to_ping']
+                sys.stdout.write('  %-8s %-12s median %6.2fs = %.2fx ping\n' % (label, job, median(samples), job_ratio))
     finally:
         if not args.keep:
             tear_down(hosts)
@@ -279,8 +279,8 @@ def demo_run(args, report):
                 entry['problems'].extend('demo rep %d: %s' % (rep, p) for p in check_converged(result.stdout, hosts))
             if rep >= args.warmup:
                 times[what].append(wall)
-            sys.stdout.write('  %-8s %-9s %-7s %6.2fs\n' % ('demo', 'rep %d' % (rep - args.warmup + 1)
-                                                              if rep >= args.warmup else 'warm-up', what, wall))
+            phase = 'rep %d' % (rep - args.warmup + 1) if rep >= args.warmup else 'warm-up'
+            sys.stdout.write('  %-8s %-9s %-7s %6.2fs\n' % ('demo', phase, what, wall))
     shutil.rmtree(directory, ignore_errors=True)
     entry['ping'] = {'median_s': median(times['ping']), 'samples_s': [round(t, 3) for t in times['ping']]}
     entry['deploy'] = {'median_s': median(times['deploy']), 'samples_s': [round(t, 3) for t in times['deploy']]}

@@ -9,14 +9,15 @@ cd "$REPO_ROOT"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
-for tool in podman runc debootstrap rsync shellcheck; do
+# mcs (Mono): the Windows side's decision code is compiled and run by tests/unit/plugins/windows
+for tool in podman runc debootstrap rsync shellcheck mcs; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    podman runc debootstrap rsync shellcheck uidmap slirp4netns >/dev/null
+    podman runc debootstrap rsync shellcheck uidmap slirp4netns mono-mcs >/dev/null
 fi
 
 stamp="$VENV/.requirements.sha256"

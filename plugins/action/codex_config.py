@@ -130,7 +130,9 @@ class ActionModule(ActionBase):
         if windows:
             with open(WINDOWS_SCRIPT_PATH, 'r') as handle:
                 script = handle.read()
-            module_args = {'script': script, 'parameters': {'Phase': phase, 'RequestJson': json.dumps(request)}}
+            # depth: win_powershell turns objects nested deeper than this into strings (default 2)
+            module_args = {'script': script, 'parameters': {'Phase': phase, 'RequestJson': json.dumps(request)},
+                           'depth': 8}
             if secret is not None:
                 module_args['sensitive_parameters'] = [{'name': 'Secret', 'value': secret}]
             result = self._execute_module(module_name=WINDOWS_MODULE_NAME, module_args=module_args,

@@ -57,7 +57,7 @@ def _jwt_ok(token):
     payload = parts[1] + '=' * (-len(parts[1]) % 4)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload.encode('ascii')).decode('utf-8'))
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
+    except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError):
         return False
     if isinstance(claims, list):
         return True

@@ -400,6 +400,8 @@ def parse_auth(data):
     except ValueError as exc:
         return None, {'msg': 'invalid JSON: %s' % getattr(exc, 'msg', 'parse error'),
                       'line': getattr(exc, 'lineno', None), 'column': getattr(exc, 'colno', None)}
+    except RecursionError:
+        return None, {'msg': 'invalid auth.json: nested too deeply', 'line': None, 'column': None}
     if not isinstance(obj, dict):
         return None, {'msg': 'invalid auth.json: the top level must be a JSON object', 'line': 1, 'column': 1}
     return obj, None

@@ -164,3 +164,9 @@ def test_mode_rules():
     assert proto.wanted_mode('config', 0o600, 'root', 0o666) == 0o644
     assert proto.loose('auth', 0o644, 'account') and not proto.loose('auth', 0o600, 'account')
     assert not proto.loose('home', 0o700, 'account') and proto.loose('home', 0o4700, 'account')
+
+
+def test_deeply_nested_auth_json_is_an_error_not_a_crash():
+    from ansible_collections.bytes4096.codex.plugins.modules.codex_config import parse_auth
+    obj, error = parse_auth(b'[' * 100000 + b']' * 100000)
+    assert obj is None and 'nested too deeply' in error['msg']

@@ -300,9 +300,6 @@ def test_the_action_passes_what_the_script_declares():
     assert 'sk-test-not-a-key' not in repr(args['parameters'])
 
 
-@pytest.mark.xfail(strict=True, reason='the action does not pass win_powershell\'s depth option (default 2): '
-                   'objects nested deeper in $Ansible.Result (read_response.config.error, the leftovers) come '
-                   'back as strings; the fix is module_args["depth"] in plugins/action/codex_config.py')
 def test_the_action_asks_win_powershell_for_the_whole_answer():
     """win_powershell turns objects nested deeper than its depth option (default 2) into strings;
     the answer sits one level down in $Ansible.Result (state/written)."""
