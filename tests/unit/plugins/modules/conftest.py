@@ -76,7 +76,7 @@ def _accounts():
         yield made
     finally:
         for account in made:
-            subprocess.run(['userdel', '-r', account.name], capture_output=True)
+            subprocess.run(['userdel', '-r', account.name], capture_output=True, check=False)
 
 
 @pytest.fixture
