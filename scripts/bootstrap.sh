@@ -33,5 +33,7 @@ fi
 mkdir -p "$COLLECTIONS_ROOT/ansible_collections/bytes4096"
 ln -sfn "$REPO_ROOT" "$COLLECTIONS_ROOT/ansible_collections/bytes4096/codex"
 
-bash scripts/build-test-image.sh bookworm
-bash scripts/build-test-image.sh trixie
+# The test images: both for the suite; the demo asks only for the one it uses (BOOTSTRAP_IMAGES).
+for suite in ${BOOTSTRAP_IMAGES:-bookworm trixie}; do
+  bash scripts/build-test-image.sh "$suite"
+done

@@ -26,11 +26,13 @@ printf 'model = "root-hard-linked"\n' > /etc/codex-victim-hardlink.toml
 printf '{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "%s"\n}\n' "$DEPLOY_KEY" > /etc/codex-victim-hardlink.json
 chmod 0600 /etc/codex-victim-hardlink.json
 rm -f /etc/profile.d/zz-mallory-etc.sh /etc/profile.d/zz-mallory-dangling.sh /etc/codex-http-installer-ran
-mkdir -m 0700 -p /root/codex-private /opt/codex-victim-pkgs/standalone
+mkdir -p /root/codex-private /opt/codex-victim-pkgs/standalone
+chmod 0700 /root/codex-private /opt/codex-victim-pkgs /opt/codex-victim-pkgs/standalone
 printf '%s\n' "$MARKER" > /root/codex-private/notes
 chmod 0600 /root/codex-private/notes
 printf 'keep\n' > /opt/codex-victim-pkgs/standalone/keep
-mkdir -m 0755 -p /etc/codex-race
+mkdir -p /etc/codex-race
+chmod 0755 /etc/codex-race
 
 # ---- each account prepares its own home, as itself
 as() { runuser -u "$1" -- /bin/bash -euc "cd && $2"; }
@@ -61,6 +63,7 @@ as mallory-zero 'mkdir -p .codex && ln -sfn /dev/zero .codex/auth.json'
 as mallory-hardlink 'mkdir -p .codex'
 as mallory-loose 'mkdir -p .codex && printf "# mine\n[tui]\nnotifications = false\n" > .codex/config.toml &&
   chmod 0777 .codex && chmod 0666 .codex/config.toml'
+# shellcheck disable=SC2016  # expanded by the account's own shell
 PLANTED="$PLANTED" as mallory-backups 'mkdir -p -m 0700 .codex && umask 077 &&
   printf "{\"OPENAI_API_KEY\": \"%s\"}\n" "$PLANTED" > ".codex/auth.json.2026-11-30@10:00:00~"'
 as mallory-racer 'mkdir -p .codex'
