@@ -7,12 +7,13 @@ cd "$REPO_ROOT" || exit 1
 
 bash scripts/bootstrap.sh || { echo "bootstrap failed"; exit 1; }
 
-gates=(lint sanity units build-check molecule-all)
+gates=(lint sanity units build-check molecule-all readme)
 failed=()
 for gate in "${gates[@]}"; do
   start=$SECONDS
   echo "=== $gate"
-  if bash "scripts/$gate.sh"; then
+  if [ "$gate" = readme ]; then script=tests/readme/run.sh; else script="scripts/$gate.sh"; fi
+  if bash "$script"; then
     echo "=== $gate passed in $((SECONDS - start)) s"
   else
     echo "=== $gate FAILED after $((SECONDS - start)) s"

@@ -12,10 +12,10 @@ try:
     import tomllib as _toml
 except ImportError:  # pragma: no cover - Python < 3.11 controllers
     _toml = None
-    try:
-        import tomlkit as _tomlkit
-    except ImportError:
-        _tomlkit = None
+try:
+    import tomlkit as _tomlkit
+except ImportError:  # pragma: no cover - reported when a block is parsed
+    _tomlkit = None
 
 from urllib.parse import urlsplit
 

@@ -127,8 +127,8 @@ def test_declared_absent_account_is_offboarded_only_without_a_key():
     assert row['status'] == 'failing'
     gone = fr.audit_user(record(state='absent', exists=False, fingerprint=None, shells=()))
     assert gone['status'] == 'warning' and 'cannot be attributed' in gone['warnings'][0]
-    report = fr.fleet_report([{'host': 'laptop', 'records': [record(), record(user='bob', state='absent',
-                                                                                fingerprint=None, shells=())]}])
+    bob = record(user='bob', state='absent', fingerprint=None, shells=())
+    report = fr.fleet_report([{'host': 'laptop', 'records': [record(), bob]}])
     assert report['hosts'][0]['status'] == 'ok'
     assert '| laptop | bob | offboarded |' in fr.fleet_report_markdown(report)
 
