@@ -93,6 +93,18 @@ options:
         the provider afterwards; a copy elsewhere (another backup tool, a shell history) is not found.
       - An C(auth.json) that is not valid JSON fails V(absent) unless O(force=true), which deletes it
         (it may hold a key).
+      - V(absent) leaves a C(config.toml) Codex still loads - a provider table that loses its C(name)
+        or C(base_url) goes whole (its other keys with it), and a C(model_provider) left naming no
+        provider goes too, so Codex falls back to its default. Both are named in a warning and kept in
+        a backup of C(config.toml), which is then always made.
+      - With O(api_key) and V(present), another credential source in the managed provider table
+        (C(env_key), C(env_key_instructions), C(experimental_bearer_token), C(auth)) would make Codex
+        ignore the key in C(auth.json); it is removed with a warning naming each key (check mode says
+        the same). A block or settings that set one of those keys themselves are refused.
+      - With V(present) and a block or settings, a result Codex would refuse as a whole (a table for a
+        built-in provider id, a provider without a name, the legacy C(profile) selector,
+        C(approval_policy = "untrusted"), an integer outside 64 bits) fails the task, naming the key;
+        nothing is written.
     type: str
     choices: [present, absent]
     default: present
@@ -150,7 +162,11 @@ attributes:
     details: Predicts exactly what a real run would change and writes nothing.
   diff_mode:
     support: full
-    details: The C(config.toml) text diff; for C(auth.json) only the key fingerprints (old -> new).
+    details: The C(config.toml) text diff with values that look like secrets masked (keys naming a token,
+      secret, password or key, C(http_headers), C(env_http_headers), the C(env) tables of MCP servers), or a
+      C(content hidden) line when the text cannot be masked safely; for C(auth.json) only the key
+      fingerprints (old -> new). A file the host side refuses to open (a foreign link) fails the task and
+      its content is never read.
   platform:
     platforms: [posix, windows]
     details: Windows hosts run the PowerShell counterpart through M(ansible.windows.win_powershell) (collection
@@ -196,9 +212,6 @@ notes:
     each file old or new; a temporary file left by a kill is removed by the next write, under the
     lock. Disk full, a read-only file system and similar errors fail with the file named and the old
     file intact."
-  - Writes are atomic. Each file is written to a temporary file created with mode C(0600) in the
-    same directory, flushed to disk and renamed over the old one, so a crash leaves the old or the
-    new file and no one else can read the key, not even from the temporary file.
   - The write holds an exclusive lock on O(codex_home) (waiting at most O(lock_timeout)) and re-checks that C(config.toml) still has
     the content the merge was computed from; a concurrent change fails the task instead of being
     overwritten silently.
@@ -210,9 +223,10 @@ notes:
     C(windows_wsl_setup_acknowledged) from the dashboard block and says so at startup; they are
     merged like any other key.
   - On Windows the action sends the PowerShell counterpart (the same read/write protocol, the key as a
-    SecureString sensitive parameter) through M(ansible.windows.win_powershell); the files get an ACL
-    for O(owner), SYSTEM and Administrators only. That path was not executed in this collection's CI;
-    only its controller side is unit tested.
+    SecureString sensitive parameter) through M(ansible.windows.win_powershell); no symbolic link,
+    junction or mount point at or below O(codex_home) is followed, and new files get an ACL for
+    O(owner), SYSTEM and Administrators only. That path was not executed in this collection's CI; it
+    is checked by a protocol contract test and by unit tests of its decision code.
 requirements:
   - tomlkit >= 0.12 on the controller.
 seealso:
@@ -332,6 +346,14 @@ repaired:
   type: list
   elements: str
   sample: ['/home/alice/.codex: 0777 -> 0700', '/home/alice/.codex/config.toml: 0666 -> 0644']
+loose_modes:
+  description:
+    - Modes found looser than the rules before this task's repairs (what the audit reports), each
+      with its path, current and wanted mode.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{path: /home/alice/.codex, mode: '0777', wanted: '0700'}]
 removed_files:
   description:
     - Files the task removed (in check mode, would remove), names only - leftover temporary files,
