@@ -600,20 +600,30 @@ def main(argv=None):
     report['merge_cpu'] = cpu
     report['targets'] = build_targets(summary, times, counts, cpu)
     report['ok'] = not report['problems'] and all(target['verdict'] != 'FAIL' for target in report['targets'])
-    report['result_file'] = os.path.relpath(
-        os.path.join(RESULTS_DIR, 'bench-%s.json' % started.strftime('%Y%m%dT%H%M%SZ')), REPO_ROOT)
-    with open(os.path.join(REPO_ROOT, report['result_file']), 'w', encoding='utf-8') as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write('\n')
+    save_report(report, 'bench', started)
     print_report(report)
     return 0 if report['ok'] else 1
 
 
-if __name__ == '__main__':
+def save_report(report, name, started):
+    """Write the report to bench/results/<name>-<UTC time>.json and keep that path in it."""
+    report['result_file'] = os.path.relpath(
+        os.path.join(RESULTS_DIR, '%s-%s.json' % (name, started.strftime('%Y%m%dT%H%M%SZ'))), REPO_ROOT)
+    with open(os.path.join(REPO_ROOT, report['result_file']), 'w', encoding='utf-8') as handle:
+        json.dump(report, handle, indent=2, sort_keys=True)
+        handle.write('\n')
+
+
+def run_cli(main_function):
+    """Exit with main's status; a BenchError is one line on stderr, not a traceback."""
     try:
-        sys.exit(main())
+        sys.exit(main_function())
     except BenchError as exc:
         sys.stderr.write('bench: %s\n' % exc)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == '__main__':
+    run_cli(main)

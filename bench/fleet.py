@@ -36,7 +36,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench import BenchError, fingerprint, machine_info, new_key, run  # noqa: E402  (sibling script)
+from bench import (  # noqa: E402  (sibling script)
+    BenchError, fingerprint, machine_info, new_key, run, run_cli, save_report,
+)
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
@@ -342,20 +344,10 @@ def main(argv=None):
     report['load_after'] = '%.2f' % os.getloadavg()[0]
     report['ok'] = all(entry['deploy_ratio'] <= TARGET_DEPLOY_RATIO and not entry['problems']
                        for entry in report['fleets'])
-    report['result_file'] = os.path.relpath(
-        os.path.join(RESULTS_DIR, 'fleet-%s.json' % started.strftime('%Y%m%dT%H%M%SZ')), REPO_ROOT)
-    with open(os.path.join(REPO_ROOT, report['result_file']), 'w', encoding='utf-8') as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write('\n')
+    save_report(report, 'fleet', started)
     print_report(report)
     return 0 if report['ok'] else 1
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        sys.stderr.write('bench: %s\n' % exc)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_cli(main)
