@@ -246,7 +246,8 @@ def fleet_run(count, args, report):
                                       'ratio_to_ping': round(median(samples) / entry['ping']['median_s'], 3),
                                       'profile': profile_top(output)}
                 job_ratio = entry['jobs'][job]['ratio_to_ping']
-                sys.stdout.write('  %-8s %-12s median %6.2fs = %.2fx ping\n' % (label, job, median(samples), job_ratio))
+                sys.stdout.write('  %-8s %-12s median %6.2fs = %.2fx ping\n'
+                                 % (label, job, statistics.median(samples), job_ratio))
     finally:
         if not args.keep:
             tear_down(hosts)

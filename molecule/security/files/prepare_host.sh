@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The hostile accounts, the root-owned files and directories they aim at, and what each account
 # does to its own home (as itself, with runuser). One script, so that preparing costs one trip.
 # Environment: MARKER (root-only content that must never be printed), PLANTED (a key planted in

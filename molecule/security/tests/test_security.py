@@ -17,8 +17,8 @@ import pytest
 
 STATE = Path(os.environ['MOLECULE_EPHEMERAL_DIRECTORY']) / 'security'
 RUNS = STATE / 'runs'
-RUN_NAMES = ['r1-deploy-check', 'r2-deploy', 'r3-rotate', 'r4-install-profile', 'r5-audit',
-             'r6-offboard', 'r7-offboard-cli', 'r8-http-installer']
+RUN_NAMES = ('r1-deploy-check', 'r2-deploy', 'r3-rotate', 'r4-install-profile', 'r5-audit',
+             'r6-offboard', 'r7-offboard-cli', 'r8-http-installer')
 AFTER_USERDEL = {'r6-offboard', 'r7-offboard-cli', 'r8-http-installer'}
 BOUND = int(os.environ.get('SECURITY_RUN_TIMEOUT') or 240)
 ACCOUNT_DB = re.compile(r'^/etc/(passwd|shadow|group|gshadow|subuid|subgid)-?$')
