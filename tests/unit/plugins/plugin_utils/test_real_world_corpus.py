@@ -24,6 +24,7 @@ import tomllib
 
 import pytest
 
+from corpus import read_fixture
 from ansible_collections.bytes4096.codex.plugins.plugin_utils._toml_merge import merge_config, validate_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -66,18 +67,6 @@ LEFTOVERS = {
 }
 
 FILES = sorted(os.path.basename(path) for path in glob.glob(os.path.join(CORPUS, '*.toml')))
-
-
-def read_fixture(name):
-    """A corpus file as a user has it. Files are stored LF and without BOM (git and ansible-test
-    sanity would object otherwise); ``-crlf`` in the name means CRLF line endings, ``-bom`` a BOM."""
-    with open(os.path.join(CORPUS, name), 'r', encoding='utf-8', newline='') as handle:
-        text = handle.read()
-    if '-crlf' in name:
-        text = text.replace('\n', '\r\n')
-    if '-bom' in name:
-        text = '\ufeff' + text
-    return text
 
 
 def desired(mode):

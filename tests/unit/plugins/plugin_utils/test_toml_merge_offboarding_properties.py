@@ -25,6 +25,7 @@ import tomllib
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+from corpus import read_fixture
 from ansible_collections.bytes4096.codex.plugins.plugin_utils._toml_merge import (
     TomlMergeError, deep_remove, merge_config, validate_config,
 )
@@ -64,16 +65,6 @@ BLOCK_SPELLINGS = {
     'inline-in-header': _HEAD + '\n[model_providers]\nOpenAI = { %s }\n\n[features]\ngoals = true\n' % _pairs(_PROVIDER),
     'crlf': DASHBOARD_BLOCK.replace('\n', '\r\n'),
 }
-
-
-def read_fixture(name):
-    with open(os.path.join(CORPUS, name), encoding='utf-8', newline='') as handle:
-        text = handle.read()
-    if '-crlf' in name:
-        text = text.replace('\n', '\r\n')
-    if '-bom' in name:
-        text = '\ufeff' + text
-    return text
 
 
 def load(text):
