@@ -25,14 +25,7 @@ fi
 mkdir -p "$DEMO_REPORTS"
 
 for host in "${DEMO_HOSTS[@]}"; do
-  if podman container exists "$host"; then
-    podman start "$host" >/dev/null
-  else
-    podman run -d --name "$host" --hostname "$host" --label "$DEMO_LABEL" \
-      --ulimit nofile=1024:20000 --ulimit nproc=4096:4096 \
-      -v /etc/ssl/certs:/etc/ssl/certs:ro \
-      "$TEST_IMAGE" sleep infinity >/dev/null
-  fi
+  demo_start_host "$host"
   demo_step "container $host is running"
 done
 

@@ -24,6 +24,51 @@ demo_playbook() {
   ansible-playbook -i "$DEMO_INVENTORY" --vault-password-file "$DEMO_VAULT_PASSWORD" "${extra[@]}" "$@"
 }
 
+demo_create_host() {
+  podman run -d --name "$1" --hostname "$1" --label "$DEMO_LABEL" \
+    --ulimit nofile=1024:20000 --ulimit nproc=4096:4096 \
+    -v /etc/ssl/certs:/etc/ssl/certs:ro \
+    "$TEST_IMAGE" sleep infinity >/dev/null
+}
+
+# A host that answers `podman exec` (Ansible's podman connection needs exactly that). A container
+# left over from an earlier run that no longer starts or answers is shown and created afresh once.
+demo_host_answers() {
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    if [ "$(podman inspect --format '{{.State.Running}}' "$1" 2>/dev/null)" = "true" ] \
+        && podman exec "$1" true >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep "$attempt"
+  done
+  return 1
+}
+
+demo_start_host() {
+  local host="$1"
+  if podman container exists "$host"; then
+    podman start "$host" >/dev/null 2>&1 || true
+  else
+    demo_create_host "$host"
+  fi
+  demo_host_answers "$host" && return 0
+  echo "demo container $host does not answer podman exec; its state and log:" >&2
+  podman inspect --format '  status={{.State.Status}} exit={{.State.ExitCode}} error={{.State.Error}}' "$host" >&2 || true
+  podman logs --tail 20 "$host" 2>&1 | sed 's/^/  /' >&2 || true
+  podman exec "$host" true 2>&1 | sed 's/^/  exec: /' >&2 || true
+  echo "re-creating $host" >&2
+  podman rm -f -t 0 "$host" >/dev/null 2>&1 || true
+  demo_create_host "$host"
+  if ! demo_host_answers "$host"; then
+    echo "demo container $host still does not answer podman exec:" >&2
+    podman inspect --format '  status={{.State.Status}} exit={{.State.ExitCode}} error={{.State.Error}}' "$host" >&2 || true
+    podman exec "$host" true 2>&1 | sed 's/^/  exec: /' >&2 || true
+    podman ps -a --format '  {{.Names}} {{.Status}}' >&2 || true
+    return 1
+  fi
+}
+
 demo_require_fleet() {
   local host
   for host in "${DEMO_HOSTS[@]}"; do

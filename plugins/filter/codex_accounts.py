@@ -33,6 +33,9 @@ SCRIPT = 'cd "$HOME" && exec codex "$@"'
 def codex_accounts(users, passwd, system=False, system_home='/etc/codex'):
     """The accounts of one host, resolved against its ``getent passwd`` table.
 
+    ``passwd`` maps a name to its passwd fields after the name (``getent_passwd``), or to None for a
+    name the install role's survey found missing (``codex_install_passwd``): both read the same.
+
     ``users`` is ``codex_configure_users`` (``{name, state, group, codex_home}`` items); the result
     has one dictionary per account with ``name``, ``state``, ``exists``, ``uid``, ``gid``, ``home``,
     ``shell``, ``codex_home`` (the account's default ``~/.codex`` unless the item names another),
@@ -67,6 +70,29 @@ def codex_accounts(users, passwd, system=False, system_home='/etc/codex'):
     if not accounts and system:
         accounts.append(_account('root', passwd.get('root'), 'present', None, None, 'system', system_home))
     return accounts
+
+
+def codex_account_names(users, system=False):
+    """The account names a host's resolution needs: the names in ``codex_configure_users`` (strings or
+    ``{name: ...}`` items), or ``root`` for a host with only the system layer.
+
+    Lenient on purpose (items without a name are left out): it only decides whether a passwd table
+    covers the accounts, and for whom the install survey looks them up; codex_accounts validates.
+    """
+    names = []
+    for item in users if isinstance(users, (list, tuple)) else []:
+        name = item if isinstance(item, str) else item.get('name') if isinstance(item, dict) else None
+        if isinstance(name, str) and name and name not in names:
+            names.append(name)
+    if not names and system:
+        names.append('root')
+    return names
+
+
+def codex_passwd_covers(passwd, names):
+    """True when ``passwd`` (the install role's ``codex_install_passwd``: name -> entry, or None for a
+    name that does not exist) has an entry for every name in ``names``."""
+    return isinstance(passwd, dict) and all(name in passwd for name in names or [])
 
 
 def _account(name, entry, state, group, codex_home, scope, system_home=None):
@@ -280,6 +306,8 @@ class FilterModule(object):
     def filters(self):
         return {
             'codex_accounts': codex_accounts,
+            'codex_account_names': codex_account_names,
+            'codex_passwd_covers': codex_passwd_covers,
             'codex_run_argv': codex_run_argv,
             'codex_block_info': codex_block_info,
             'codex_key_state': codex_key_state,

@@ -12,8 +12,13 @@ short_description: Learn a host's Codex CLI installs, per account, in one module
 version_added: 0.1.0
 description:
   - Reports, for each account in O(users), the C(codex) binary that account's PATH resolves to, its
-    version (from C(codex --version) run as the account), the install method it belongs to, other
-    C(codex) binaries further down the same PATH (shadowed installs) and the PATH entries.
+    version, the install method it belongs to, other C(codex) binaries further down the same PATH
+    (shadowed installs) and the PATH entries.
+  - The version is read from the install layout when the binary belongs to one the module knows
+    (without starting Node.js or Codex), and otherwise taken from C(codex --version) run as the
+    account; see O(version).
+  - Returns the account database entries of the inspected accounts and of O(lookup_users) in
+    RV(passwd), so a play needs no separate C(getent) look-up.
   - Lists, in RV(installs), every install the known methods made. That is the official installer's
     layout per account and system-wide, npm under each account's prefix and npm's global prefix, and
     the Homebrew cask.
@@ -103,10 +108,28 @@ options:
     type: str
     default: codex
   version:
-    description: Run C(codex --version), as the account, for the binary each account's PATH
-      resolves to. V(false) leaves RV(accounts[].version) empty.
-    type: bool
-    default: true
+    description:
+      - Where RV(accounts[].version), the version of the C(codex) each account's PATH resolves to,
+        comes from.
+      - V(auto) reads it from the install layout when the binary's real path belongs to one the
+        module knows, without starting the binary; that is the npm package's C(package.json) (found by walking up
+        from the real path to C(node_modules/<npm_package>)) or the official installer's release
+        directory name (C(<codex_home>/packages/standalone/releases/<version>-<target>)). Any other binary
+        is run as with V(run).
+      - V(run) runs C(codex --version), as the account, for every binary (also checks that it runs).
+      - V(skip) leaves RV(accounts[].version) empty.
+      - RV(accounts[].version_source) says which source each account's version came from.
+    type: str
+    choices: [auto, run, skip]
+    default: auto
+  lookup_users:
+    description:
+      - Further account names whose account database entries are returned in RV(passwd), without
+        inspecting their installs. A name that does not exist is returned as V(null) (it is not
+        an error, unlike a missing name in O(users)).
+    type: list
+    elements: str
+    default: []
   timeout:
     description:
       - Seconds allowed for inspecting one account (its login shell, C(codex --version) and the
@@ -118,6 +141,8 @@ notes:
     clean environment (C(HOME), C(USER), C(LOGNAME), C(SHELL) and C(PATH=/usr/local/bin:/usr/bin:/bin)).
     Accounts with a non-login shell (C(nologin), C(false)) or a shell that fails get that default
     PATH, and RV(accounts[].path_source) says so.
+  - A version read from the layout (RV(accounts[].version_source=layout)) says which release the
+    binary belongs to, not that it starts; use O(version=run) after changing an install.
   - Install method by the binary's real path - V(script) under C(<CODEX_HOME>/packages/standalone/),
     V(npm) under C(node_modules/<npm_package>/), V(homebrew) under a Homebrew prefix or C(Caskroom),
     V(system) under C(/usr/bin), C(/bin), C(/usr/lib) and similar OS package locations, V(unknown)
@@ -147,9 +172,27 @@ EXAMPLES = r'''
 - name: Only system-wide installs and the host's properties (no fact gathering needed)
   bytes4096.codex.codex_install_info:
     user_installs: false
-    version: false
+    version: skip
   become: true
   register: __codex_host
+
+- name: After an upgrade, check that each account's codex starts and prints the new version
+  bytes4096.codex.codex_install_info:
+    users: [alice, bob]
+    version: run
+  become: true
+  register: __codex_after
+
+- name: Survey alice and look up the accounts a later role configures (no getent trip)
+  bytes4096.codex.codex_install_info:
+    users: [alice]
+    lookup_users: [alice, bob, root, gitlab-runner]
+  become: true
+  register: __codex_info
+
+- name: Show bob's home, or that bob has no account here
+  ansible.builtin.debug:
+    msg: "{{ __codex_info.passwd.bob[4] if __codex_info.passwd.bob else 'no account bob' }}"
 
 - name: Show the OS family without gather_facts
   ansible.builtin.debug:
@@ -255,12 +298,19 @@ accounts:
       type: str
       sample: script
     version:
-      description: Version printed by RV(accounts[].codex) C(--version) run as the account; empty when
-        not run, failed or unparsable.
+      description: Version of RV(accounts[].codex), from the source in RV(accounts[].version_source);
+        empty when there is no codex, with O(version=skip), or when C(codex --version) failed or
+        printed no version.
       type: str
       sample: 0.169.0
+    version_source:
+      description: V(layout) when RV(accounts[].version) was read from the install layout, V(run)
+        when C(codex --version) was run as the account (see RV(accounts[].warnings) when it failed),
+        empty when there is no codex or with O(version=skip).
+      type: str
+      sample: layout
     version_output:
-      description: First line that C(codex --version) printed.
+      description: First line that C(codex --version) printed; empty when it was not run.
       type: str
       sample: codex-cli 0.169.0
     shadowed:
@@ -274,6 +324,16 @@ accounts:
       type: list
       elements: str
       sample: []
+passwd:
+  description:
+    - Account database entries of the inspected accounts (O(users), or the account the module runs
+      as) and of O(lookup_users), by name.
+    - Each entry is the list of strings C([name, uid, gid, gecos, home, shell]) (uid, gid, home and
+      shell at the positions of M(ansible.builtin.getent)'s C(getent_passwd) values), or V(null)
+      for a name in O(lookup_users) that does not exist.
+  returned: success
+  type: dict
+  sample: {alice: [alice, "1000", "1000", "Alice,,,", /home/alice, /bin/bash], ghost: null}
 installs:
   description:
     - Every install location of every known method, found or not, once per account for per-account
@@ -398,6 +458,10 @@ FAMILIES = {
     'Gentoo': ('gentoo',),
 }
 VERSION_RE = re.compile(r'(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)')
+# A release directory of the official installer: <version>-<target>, the version possibly with a
+# pre-release part (0.170.0-alpha.2), the target a triple of a CPU Codex ships builds for.
+RELEASE_RE = re.compile(r'^(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)*?)-((?:x86_64|aarch64|arm64|amd64)-[0-9A-Za-z_.-]+)$')
+VERSION_MODES = ('auto', 'run', 'skip')
 
 
 # ----- Pure decisions (unit-tested) ---------------------------------------------------------------
@@ -432,6 +496,72 @@ def classify(realpath, npm_package, codex_homes=()):
     if realpath.startswith(SYSTEM_PREFIXES):
         return 'system'
     return 'unknown'
+
+
+def split_release(name):
+    """(version, target) of an installer release directory name; ('', '') when it is not one."""
+    match = RELEASE_RE.match(name or '')
+    return (match.group(1), match.group(2)) if match else ('', '')
+
+
+def script_layout_version(realpath, codex_homes=()):
+    """Version of a binary inside the official installer's layout, from its release directory
+    (<codex_home>/packages/standalone/releases/<version>-<target>/...); '' when it is not in one."""
+    prefixes = [home.rstrip('/') + '/packages/standalone/' for home in codex_homes if home]
+    rest = None
+    for prefix in prefixes:
+        if realpath.startswith(prefix):
+            rest = realpath[len(prefix):]
+            break
+    if rest is None:
+        marker = '/packages/standalone/releases/'
+        if marker not in realpath:
+            return ''
+        rest = 'releases/' + realpath.split(marker, 1)[1]
+    parts = rest.split('/')
+    if parts[0] == 'releases':
+        parts = parts[1:]
+    if len(parts) < 2:  # the release directory itself is not a binary inside it
+        return ''
+    return split_release(parts[0])[0]
+
+
+def npm_layout_version(realpath, npm_package, read=None):
+    """Version of a binary inside an npm install of npm_package, from the package.json found by
+    walking up from its real path to .../node_modules/<npm_package>; '' when there is none, it is
+    not that package's or it carries no version. read(path) returns a regular file's text or None."""
+    read = read or read_regular
+    suffix = '/node_modules/' + npm_package.strip('/')
+    directory = os.path.dirname(realpath)
+    while directory and directory != '/':
+        if directory.endswith(suffix):
+            text = read(os.path.join(directory, 'package.json'))
+            try:
+                manifest = json.loads(text) if text is not None else None
+            except ValueError:
+                manifest = None
+            if not isinstance(manifest, dict) or manifest.get('name') != npm_package:
+                return ''
+            version = manifest.get('version')
+            return version if isinstance(version, str) and VERSION_RE.match(version) else ''
+        directory = os.path.dirname(directory)
+    return ''
+
+
+def layout_version(realpath, method, npm_package, codex_homes=(), read=None):
+    """Version of a codex binary read from the layout of the install it belongs to, without running
+    it; '' for a binary outside the layouts of the script and npm methods."""
+    if method == 'script':
+        return script_layout_version(realpath, codex_homes)
+    if method == 'npm':
+        return npm_layout_version(realpath, npm_package, read)
+    return ''
+
+
+def passwd_entry(account):
+    """An account database entry as the list of strings [name, uid, gid, gecos, home, shell]."""
+    return [account.pw_name, str(account.pw_uid), str(account.pw_gid), account.pw_gecos or '',
+            account.pw_dir, account.pw_shell]
 
 
 def resolve_on_path(found):
@@ -747,8 +877,10 @@ def script_install(codex_home, bin_dir, common):
     version = target = ''
     if os.path.islink(current) and is_executable_file(os.path.join(current, 'codex')):
         release = os.path.basename(os.readlink(current).rstrip('/'))
-        version, dash, target = release.partition('-')
-        target = target if dash else ''
+        version, target = split_release(release)
+        if not version:  # not a <version>-<target> name the module knows: split at the first dash
+            version, dash, target = release.partition('-')
+            target = target if dash else ''
     linked = False
     try:
         linked = os.path.islink(binary) and os.readlink(binary) == os.path.join(current, 'codex')
@@ -787,13 +919,18 @@ def inspect_account(account, params, codex_homes, deadline):
     homes = list(codex_homes) + [expand_home(params['user_codex_home'], home)]
     result = {
         'path': entries, 'path_source': path_source, 'codex': '', 'codex_realpath': '', 'method': '',
-        'version': '', 'version_output': '',
+        'version': '', 'version_source': '', 'version_output': '',
         'shadowed': [dict(s, method=classify(s['realpath'], params['npm_package'], homes)) for s in shadowed],
     }
     if first:
-        result.update(codex=first['path'], codex_realpath=first['realpath'],
-                      method=classify(first['realpath'], params['npm_package'], homes))
-        if params['version']:
+        method = classify(first['realpath'], params['npm_package'], homes)
+        result.update(codex=first['path'], codex_realpath=first['realpath'], method=method)
+        if params['version'] == 'auto':
+            version = layout_version(first['realpath'], method, params['npm_package'], homes)
+            if version:
+                result.update(version=version, version_source='layout')
+        if params['version'] == 'run' or (params['version'] == 'auto' and not result['version_source']):
+            result['version_source'] = 'run'
             seconds = max(deadline - time.monotonic(), 1)
             cwd = home if os.path.isdir(home) else '/'
             rc, stdout, stderr = run_bounded([first['path'], '--version'], account_env(account, path_value), cwd,
@@ -921,6 +1058,19 @@ def homebrew_install(cask, common):
                 complete=bool(version))
 
 
+def lookup_passwd(names, known=()):
+    """name -> passwd_entry() or None for each name; `known` are pwd entries already looked up."""
+    entries = {account.pw_name: passwd_entry(account) for account in known}
+    for name in names:
+        if name in entries:
+            continue
+        try:
+            entries[name] = passwd_entry(pwd.getpwnam(name))
+        except (KeyError, ValueError, TypeError):  # no such account, or a name no account can have
+            entries[name] = None
+    return entries
+
+
 def survey(module, params):
     me = pwd.getpwuid(os.geteuid())
     accounts = []
@@ -929,6 +1079,7 @@ def survey(module, params):
             accounts.append(pwd.getpwnam(name))
         except KeyError:
             module.fail_json(msg='codex_install_info: no such account: %s' % name)
+    passwd = lookup_passwd(params['lookup_users'], accounts)
     warnings = []
     system_common = {'scope': 'system', 'user': me.pw_name, 'home': me.pw_dir, 'shell': me.pw_shell, 'profiles': []}
     tools = find_tools(params['npm_executable'])
@@ -957,7 +1108,8 @@ def survey(module, params):
                              'home': account.pw_dir, 'shell': account.pw_shell}, **found))
     # Per-account locations first, in the order of the accounts, then the system-wide ones.
     installs = [i for i in installs if i['scope'] == 'user'] + [i for i in installs if i['scope'] == 'system']
-    return {'host': host_facts(), 'tools': tools, 'accounts': results, 'installs': installs}, warnings
+    return {'host': host_facts(), 'tools': tools, 'accounts': results, 'installs': installs,
+            'passwd': passwd}, warnings
 
 
 def main():
@@ -974,7 +1126,8 @@ def main():
             npm_executable=dict(type='str', default=''),
             homebrew_cask=dict(type='str', default='codex'),
             npm_query=dict(type='bool', default=False),
-            version=dict(type='bool', default=True),
+            version=dict(type='str', default='auto', choices=list(VERSION_MODES)),
+            lookup_users=dict(type='list', elements='str', default=[]),
             timeout=dict(type='int', default=30),
         ),
         supports_check_mode=True,

@@ -165,4 +165,27 @@ def test_audit_records_and_rotation_users():
 def test_filters_are_registered():
     assert set(ca.FilterModule().filters()) == {
         'codex_accounts', 'codex_run_argv', 'codex_block_info', 'codex_key_state', 'codex_doctor_verdict',
-        'codex_audit_records', 'codex_rotation_users', 'provider_host'}
+        'codex_audit_records', 'codex_rotation_users', 'provider_host', 'codex_account_names',
+        'codex_passwd_covers'}
+
+
+def test_account_names_are_the_ones_the_host_needs_looked_up():
+    users = ['alice', {'name': 'bob', 'state': 'absent'}, {'name': 'alice'}, {'state': 'present'}, 7]
+    assert ca.codex_account_names(users) == ['alice', 'bob']
+    assert ca.codex_account_names(users, system=True) == ['alice', 'bob']
+    assert ca.codex_account_names([], system=True) == ['root']
+    assert ca.codex_account_names(None) == []
+
+
+def test_the_install_survey_covers_the_accounts_only_with_an_entry_for_each():
+    survey = {'alice': PASSWD['alice'], 'bob': None}
+    assert ca.codex_passwd_covers(survey, ['alice', 'bob'])
+    assert not ca.codex_passwd_covers(survey, ['alice', 'ci-runner'])
+    assert not ca.codex_passwd_covers(None, ['alice'])
+    assert ca.codex_passwd_covers({}, [])
+
+
+def test_the_install_survey_resolves_like_getent():
+    survey = {'alice': PASSWD['alice'], 'bob': None}
+    users = [{'name': 'alice'}, {'name': 'bob', 'state': 'absent'}]
+    assert ca.codex_accounts(users, survey) == ca.codex_accounts(users, PASSWD)

@@ -220,7 +220,8 @@ def nobody_home():
 def params(**overrides):
     values = dict(users=['nobody'], user_installs=True, user_bin_dir='~/.local/bin', user_codex_home='~/.codex',
                   npm_user_prefix='~/.local', system_bin_dir='/usr/local/bin', system_codex_home='/opt/codex',
-                  npm_package=PKG, npm_executable='', homebrew_cask='codex', version=True, timeout=20)
+                  npm_package=PKG, npm_executable='', homebrew_cask='codex', version='run', timeout=20,
+                  lookup_users=[], npm_query=False)
     values.update(overrides)
     return values
 
@@ -315,3 +316,215 @@ def test_npm_prefix_from_config_files(tmp_path):
     (home / '.npmrc').write_text('prefix=~/npm-global\n')
     assert info.npm_prefix_from_config(str(npm), node, str(home)) == str(home / 'npm-global')
     assert info.npm_prefix_from_config('', node, str(home)) == ''
+
+
+# ----- Version from the install layout, passwd look-ups ---------------------------------------------
+
+@pytest.mark.parametrize(('name', 'expected'), [
+    ('0.169.0-x86_64-unknown-linux-musl', ('0.169.0', 'x86_64-unknown-linux-musl')),
+    ('0.169.0-aarch64-apple-darwin', ('0.169.0', 'aarch64-apple-darwin')),
+    ('0.170.0-alpha.2-x86_64-unknown-linux-gnu', ('0.170.0-alpha.2', 'x86_64-unknown-linux-gnu')),
+    ('0.170.0-alpha-arm64-apple-darwin', ('0.170.0-alpha', 'arm64-apple-darwin')),
+    ('0.169.0', ('', '')),
+    ('current', ('', '')),
+    ('.staging.0.169.0-x86_64-unknown-linux-musl.42', ('', '')),
+    ('', ('', '')),
+])
+def test_release_directory_names(name, expected):
+    assert info.split_release(name) == expected
+
+
+@pytest.mark.parametrize(('realpath', 'homes', 'version'), [
+    ('/home/a/.codex/packages/standalone/releases/0.169.0-x86_64-unknown-linux-musl/bin/codex',
+     ['/home/a/.codex'], '0.169.0'),
+    ('/home/a/.codex/packages/standalone/releases/0.169.0-x86_64-unknown-linux-musl/codex', [], '0.169.0'),
+    ('/opt/codex/packages/standalone/0.168.0-aarch64-unknown-linux-musl/codex', ['/opt/codex/'], '0.168.0'),
+    ('/opt/codex/packages/standalone/current/codex', ['/opt/codex'], ''),
+    ('/opt/codex/packages/standalone/releases/0.169.0-x86_64-unknown-linux-musl', ['/opt/codex'], ''),
+    ('/home/a/bin/codex', ['/home/a/.codex'], ''),
+])
+def test_script_layout_version(realpath, homes, version):
+    assert info.script_layout_version(realpath, homes) == version
+    assert info.layout_version(realpath, 'script', PKG, homes) == version
+
+
+def test_npm_layout_version_walks_up_to_the_package(tmp_path):
+    package = tmp_path / 'lib' / 'node_modules' / '@openai' / 'codex'
+    (package / 'bin').mkdir(parents=True)
+    binary = str(package / 'bin' / 'codex.js')
+    assert info.npm_layout_version(binary, PKG) == ''  # no package.json
+    (package / 'package.json').write_text('{"name": "@openai/codex", "version": "0.166.0"}')
+    assert info.npm_layout_version(binary, PKG) == '0.166.0'
+    assert info.layout_version(binary, 'npm', PKG) == '0.166.0'
+    assert info.layout_version(binary, 'unknown', PKG) == ''
+    # Another package's manifest, a broken one, one without a version: not a layout the module knows.
+    for text in ('{"name": "@acme/codex", "version": "1.0.0"}', '{"name": "@openai/codex"',
+                 '{"name": "@openai/codex"}', '{"name": "@openai/codex", "version": "latest"}', '[]'):
+        (package / 'package.json').write_text(text)
+        assert info.npm_layout_version(binary, PKG) == '', text
+    assert info.npm_layout_version('/usr/bin/codex', PKG) == ''
+
+
+def test_npm_layout_version_is_read_with_the_reader_it_is_given():
+    seen = []
+
+    def read(path):
+        seen.append(path)
+        return '{"name": "@openai/codex", "version": "1.2.3"}'
+
+    realpath = '/p/lib/node_modules/@openai/codex/bin/codex.js'
+    assert info.npm_layout_version(realpath, PKG, read) == '1.2.3'
+    assert seen == ['/p/lib/node_modules/@openai/codex/package.json']
+
+
+class FakeAccount:
+    """A pwd-like entry for the user running the tests, with a home of the test's own."""
+
+    def __init__(self, home, shell='/bin/sh'):
+        me = pwd.getpwuid(os.geteuid())
+        self.pw_name, self.pw_uid, self.pw_gid = me.pw_name, me.pw_uid, me.pw_gid
+        self.pw_dir, self.pw_shell, self.pw_gecos = str(home), shell, ''
+
+
+def executable(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def witness_codex(home, version):
+    """A codex that leaves a file behind when it runs and prints `codex-cli VERSION`."""
+    return '#!/bin/sh\ntouch "%s/ran"\necho "codex-cli %s"\n' % (home, version)
+
+
+@pytest.fixture
+def npm_home(tmp_path):
+    home = tmp_path / 'home'
+    package = home / '.local' / 'lib' / 'node_modules' / '@openai' / 'codex'
+    executable(package / 'bin' / 'codex.js', witness_codex(home, '9.9.9'))
+    (package / 'package.json').write_text('{"name": "@openai/codex", "version": "0.166.0"}')
+    (home / '.local' / 'bin').mkdir(parents=True)
+    (home / '.local' / 'bin' / 'codex').symlink_to('../lib/node_modules/@openai/codex/bin/codex.js')
+    (home / '.profile').write_text('PATH="$HOME/.local/bin:$PATH"\nexport PATH\n')
+    return home
+
+
+def inspect(home, **overrides):
+    """inspect_account() for the test user with the given home, version=auto unless overridden."""
+    account = FakeAccount(home)
+    return info.inspect_account(account, params(**dict({'version': 'auto'}, **overrides)), ['/opt/codex'],
+                                time.monotonic() + 20)
+
+
+def test_auto_reads_an_npm_install_version_without_running_it(npm_home):
+    result = inspect(npm_home, version='auto')
+    assert result['codex'] == str(npm_home / '.local' / 'bin' / 'codex')
+    assert result['method'] == 'npm'
+    assert (result['version'], result['version_source'], result['version_output']) == ('0.166.0', 'layout', '')
+    assert not (npm_home / 'ran').exists()
+    # The install entry reads the same package.json: the role's check compares the two.
+    assert [i['version'] for i in result['installs'] if i['slot'] == 'npm_user'] == ['0.166.0']
+
+
+def test_run_always_runs_the_account_codex(npm_home):
+    result = inspect(npm_home, version='run')
+    assert (result['version'], result['version_source'], result['version_output']) == (
+        '9.9.9', 'run', 'codex-cli 9.9.9')
+    assert (npm_home / 'ran').exists()
+
+
+def test_skip_leaves_the_version_empty(npm_home):
+    result = inspect(npm_home, version='skip')
+    assert (result['version'], result['version_source']) == ('', '')
+    assert result['codex'] and not (npm_home / 'ran').exists()
+
+
+def test_auto_reads_a_script_install_version_from_the_release_directory(tmp_path):
+    home = tmp_path / 'home'
+    standalone = home / '.codex' / 'packages' / 'standalone'
+    release = standalone / 'releases' / '0.169.0-x86_64-unknown-linux-musl'
+    executable(release / 'bin' / 'codex', witness_codex(home, '9.9.9'))
+    (release / 'codex').symlink_to('bin/codex')
+    (standalone / 'current').symlink_to(release)
+    (home / '.local' / 'bin').mkdir(parents=True)
+    (home / '.local' / 'bin' / 'codex').symlink_to(standalone / 'current' / 'codex')
+    (home / '.profile').write_text('PATH="$HOME/.local/bin:$PATH"\nexport PATH\n')
+    result = inspect(home)
+    assert result['codex_realpath'] == str(release / 'bin' / 'codex')
+    assert (result['method'], result['version'], result['version_source']) == ('script', '0.169.0', 'layout')
+    assert not (home / 'ran').exists()
+    script = [i for i in result['installs'] if i['slot'] == 'script_user'][0]
+    assert (script['version'], script['target'], script['complete']) == ('0.169.0', 'x86_64-unknown-linux-musl', True)
+
+
+def test_auto_runs_a_codex_outside_the_known_layouts(tmp_path):
+    home = tmp_path / 'home'
+    executable(home / 'bin' / 'codex', witness_codex(home, '1.2.3'))
+    (home / '.profile').write_text('PATH="$HOME/bin:$PATH"\nexport PATH\n')
+    result = inspect(home)
+    assert (result['method'], result['version'], result['version_source']) == ('unknown', '1.2.3', 'run')
+    assert (home / 'ran').exists()
+
+
+def test_auto_runs_an_npm_codex_whose_manifest_is_not_the_package(npm_home):
+    manifest = npm_home / '.local' / 'lib' / 'node_modules' / '@openai' / 'codex' / 'package.json'
+    manifest.write_text('{"name": "something-else", "version": "0.166.0"}')
+    result = inspect(npm_home)
+    assert (result['version'], result['version_source']) == ('9.9.9', 'run')
+
+
+def test_no_codex_has_no_version_source(tmp_path):
+    home = tmp_path / 'home'
+    home.mkdir()
+    result = inspect(home)
+    assert (result['codex'], result['version'], result['version_source']) == ('', '', '')
+
+
+def test_passwd_lookups_return_entries_and_null_for_missing_names():
+    root = pwd.getpwnam('root')
+    entries = info.lookup_passwd(['root', 'no-such-account-cx', 'bad\0name', 'root'])
+    assert entries['root'] == ['root', '0', str(root.pw_gid), root.pw_gecos, root.pw_dir, root.pw_shell]
+    assert entries['no-such-account-cx'] is None
+    assert entries['bad\0name'] is None
+    assert list(entries) == ['root', 'no-such-account-cx', 'bad\0name']
+    # Entries already looked up (the surveyed accounts) come first and are not looked up again.
+    known = FakeAccount('/nowhere')
+    entries = info.lookup_passwd(['root'], [known])
+    assert list(entries) == [known.pw_name] + ([] if known.pw_name == 'root' else ['root'])
+    assert entries[known.pw_name] == [known.pw_name, str(known.pw_uid), str(known.pw_gid), '', '/nowhere', '/bin/sh']
+
+
+class FakeModule:
+    def __init__(self):
+        self.failed = None
+
+    def fail_json(self, **kwargs):
+        self.failed = kwargs
+        raise SystemExit(1)
+
+
+def test_the_survey_returns_passwd_for_surveyed_and_looked_up_accounts(monkeypatch):
+    me = pwd.getpwuid(os.geteuid())
+    seen = []
+
+    def fake_as_account(account, work, seconds):
+        seen.append(account.pw_name)
+        return {'path': [], 'path_source': 'default', 'codex': '', 'codex_realpath': '', 'method': '',
+                'version': '', 'version_source': '', 'version_output': '', 'shadowed': [], 'warnings': [],
+                'installs': []}
+
+    monkeypatch.setattr(info, 'as_account', fake_as_account)
+    result, _warnings = info.survey(FakeModule(), params(users=[me.pw_name], lookup_users=['root', 'no-such-cx']))
+    # Only the surveyed account is inspected; the looked-up ones are only in passwd.
+    assert seen == [me.pw_name]
+    assert [a['user'] for a in result['accounts']] == [me.pw_name]
+    assert result['passwd'][me.pw_name][0] == me.pw_name
+    assert result['passwd']['root'][4] == pwd.getpwnam('root').pw_dir
+    assert result['passwd']['no-such-cx'] is None
+
+
+def test_a_missing_surveyed_account_still_fails():
+    module = FakeModule()
+    with pytest.raises(SystemExit):
+        info.survey(module, params(users=['no-such-cx'], lookup_users=['root']))
+    assert module.failed['msg'] == 'codex_install_info: no such account: no-such-cx'

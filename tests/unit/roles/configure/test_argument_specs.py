@@ -83,6 +83,20 @@ def internal() -> dict:
     return reads
 
 
+def facts_set() -> set:
+    """Public facts the role leaves for the report role (codex_configure_audit, _rotation): outputs."""
+    found = set()
+
+    def walk(tasks):
+        for task in tasks or []:
+            found.update(name for name in (task.get("ansible.builtin.set_fact") or {}) if name.startswith("codex_"))
+            for section in ("block", "rescue", "always"):
+                walk(task.get(section))
+    for path in (ROLE / "tasks").glob("*.yml"):
+        walk(load(path))
+    return found
+
+
 def public_read(entry: str) -> set:
     reads = internal()
     todo = set()
@@ -97,7 +111,7 @@ def public_read(entry: str) -> set:
         if name.startswith("codex_configure_"):
             found.add(name)
         todo |= reads.get(name, set())
-    return found - REMOVED
+    return found - REMOVED - facts_set()
 
 
 def test_entry_points_are_the_task_files_the_playbooks_use():
@@ -139,5 +153,12 @@ def test_offboard_needs_no_key():
 
 def test_readme_names_only_real_variables():
     readme = (ROLE / "README.md").read_text()
-    for name in set(re.findall(r"`(codex_configure_\w+)`", readme)) - REMOVED:
+    for name in set(re.findall(r"`(codex_configure_\w+)`", readme)) - REMOVED - facts_set():
         assert name in defaults() or name == "codex_configure_api_key", name
+
+
+def test_the_role_leaves_its_results_as_documented_facts():
+    assert facts_set() == {"codex_configure_audit", "codex_configure_rotation"}
+    readme = (ROLE / "README.md").read_text()
+    for name in facts_set():
+        assert f"`{name}`" in readme, name
