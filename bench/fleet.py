@@ -55,6 +55,7 @@ PROXY_ENV = ('HTTPS_PROXY=http://127.0.0.1:9\\nHTTP_PROXY=http://127.0.0.1:9\\nA
 TARGET_DEPLOY_RATIO = 2.0
 RECAP = re.compile(r'^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)'
                    r'\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)')
+VERIFY_TASK = re.compile(r'^TASK \[[^]]*: (Verify \| run codex [^]]*)\]')
 PROFILE = re.compile(r'^(?P<task>.+?) -+ (?P<seconds>\d+\.\d+)s$')
 
 
@@ -178,6 +179,10 @@ def check_converged(output, hosts):
             problems.append('%s: missing from the play recap' % host)
         elif entry['changed'] or entry['failed'] or entry['unreachable']:
             problems.append('%s: converged deploy reported %r' % (host, entry))
+    # nothing changed, so Codex must not have been run to verify (codex_configure_verify: changed)
+    verified = sorted(set(m.group(1) for m in map(VERIFY_TASK.match, output.splitlines()) if m))
+    if verified:
+        problems.append('converged deploy ran verification tasks: %s' % ', '.join(verified))
     return problems
 
 
