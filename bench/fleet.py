@@ -133,7 +133,7 @@ def write_inventory(hosts, directory):
         'codex_configure_users': [{'name': 'alice'}],
         'codex_configure_base_url': 'http://127.0.0.1:%d/v1' % PORT,
         'codex_configure_api_key': "{{ lookup('ansible.builtin.env', 'BENCH_API_KEY') }}",
-        'codex_configure_report_dir': os.path.join(directory, 'reports'),
+        'codex_report_dir': os.path.join(directory, 'reports'),
         'codex_configure_smoke': 'changed',
     }
     with open(os.path.join(directory, 'group_vars', 'all.yml'), 'w', encoding='utf-8') as handle:
