@@ -94,15 +94,19 @@ options:
         from the module's PATH.
     type: str
     default: ""
-  npm_query:
+  npm_prefix_source:
     description:
-      - How npm's global prefix is found. V(false) reads it from npm's configuration files (its
-        builtin C(npmrc), C(/etc/npmrc), C(<prefix>/etc/npmrc), the module user's C(~/.npmrc)) and
-        the location of C(node), without starting a process.
-      - V(true) asks C(npm prefix -g), as the user the module runs as, with a throw-away cache
+      - How npm's global prefix (where a system-wide npm install lives) is found.
+      - V(config) reads it from npm's configuration files (its builtin C(npmrc), C(/etc/npmrc),
+        C(<prefix>/etc/npmrc), the module user's C(~/.npmrc)) and the location of C(node), without
+        starting a process.
+      - V(query) asks C(npm prefix -g), as the user the module runs as, with a throw-away cache
         directory; exact for any npm set-up, but it costs a Node.js start.
-    type: bool
-    default: false
+      - V(auto) takes the configured prefix when O(npm_package) is installed there (a converged host
+        starts no process) and asks npm otherwise, so an install goes where npm puts it.
+    type: str
+    choices: [config, query, auto]
+    default: config
   homebrew_cask:
     description: Name of the Homebrew cask (macOS).
     type: str
@@ -1083,12 +1087,12 @@ def survey(module, params):
     warnings = []
     system_common = {'scope': 'system', 'user': me.pw_name, 'home': me.pw_dir, 'shell': me.pw_shell, 'profiles': []}
     tools = find_tools(params['npm_executable'])
-    if params['npm_query']:
+    npm_prefix = npm_prefix_from_config(tools['npm'], tools['node'], me.pw_dir)
+    source = params['npm_prefix_source']
+    if source == 'query' or (source == 'auto' and not npm_install(npm_prefix, params['npm_package'], {})['exists']):
         npm_prefix, note = npm_global_prefix(tools['npm'], params['timeout'])
         if note:
             warnings.append(note)
-    else:
-        npm_prefix = npm_prefix_from_config(tools['npm'], tools['node'], me.pw_dir)
     installs = [
         script_install(params['system_codex_home'], params['system_bin_dir'], dict(system_common, slot='script_system')),
         npm_install(npm_prefix, params['npm_package'], dict(system_common, slot='npm_system')),
@@ -1125,7 +1129,7 @@ def main():
             npm_package=dict(type='str', default='@openai/codex'),
             npm_executable=dict(type='str', default=''),
             homebrew_cask=dict(type='str', default='codex'),
-            npm_query=dict(type='bool', default=False),
+            npm_prefix_source=dict(type='str', default='config', choices=['config', 'query', 'auto']),
             version=dict(type='str', default='auto', choices=list(VERSION_MODES)),
             lookup_users=dict(type='list', elements='str', default=[]),
             timeout=dict(type='int', default=30),

@@ -5,6 +5,7 @@ really runs as an unprivileged account."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pwd
 import shutil
@@ -221,7 +222,7 @@ def params(**overrides):
     values = dict(users=['nobody'], user_installs=True, user_bin_dir='~/.local/bin', user_codex_home='~/.codex',
                   npm_user_prefix='~/.local', system_bin_dir='/usr/local/bin', system_codex_home='/opt/codex',
                   npm_package=PKG, npm_executable='', homebrew_cask='codex', version='run', timeout=20,
-                  lookup_users=[], npm_query=False)
+                  lookup_users=[], npm_prefix_source='config')
     values.update(overrides)
     return values
 
@@ -528,3 +529,30 @@ def test_a_missing_surveyed_account_still_fails():
     with pytest.raises(SystemExit):
         info.survey(module, params(users=['no-such-cx'], lookup_users=['root']))
     assert module.failed['msg'] == 'codex_install_info: no such account: no-such-cx'
+
+
+@pytest.mark.parametrize(('source', 'installed', 'asks_npm'), [
+    ('config', False, False),
+    ('query', True, True),
+    ('auto', True, False),   # a converged host: Codex is where the npm configuration says, no Node.js start
+    ('auto', False, True),   # not there (yet): npm's own answer, so an install goes where npm puts it
+])
+def test_npm_prefix_source(monkeypatch, tmp_path, source, installed, asks_npm):
+    prefix = tmp_path / 'prefix'
+    if installed:
+        package = prefix / 'lib' / 'node_modules' / PKG
+        package.mkdir(parents=True)
+        (package / 'package.json').write_text(json.dumps({'name': PKG, 'version': '0.169.0'}))
+    asked = []
+    monkeypatch.setattr(info, 'find_tools', lambda npm_executable: {'npm': '/usr/bin/npm', 'node': '/usr/bin/node'})
+    monkeypatch.setattr(info, 'npm_prefix_from_config', lambda npm, node, home: str(prefix))
+
+    def fake_query(npm, seconds):
+        asked.append(npm)
+        return str(prefix), ''
+
+    monkeypatch.setattr(info, 'npm_global_prefix', fake_query)
+    result, _warnings = info.survey(FakeModule(), params(users=[], user_installs=False, npm_prefix_source=source))
+    assert bool(asked) is asks_npm
+    npm_system = [i for i in result['installs'] if i['slot'] == 'npm_system'][0]
+    assert npm_system['version'] == ('0.169.0' if installed else '')

@@ -169,7 +169,23 @@ def set_fact_values(**variables):
 
 def test_the_passwd_fact_comes_from_the_survey_in_the_same_set_fact():
     facts = set_fact_values(__codex_info=CONVERGED_NPM, **NPM)
-    assert facts == {"codex_install_changed": False, "codex_install_passwd": CONVERGED_NPM["passwd"]}
+    assert facts == {"codex_install_changed": False, "codex_install_passwd": CONVERGED_NPM["passwd"],
+                     "__codex_install_converge": False}
     facts = set_fact_values(__codex_info={"skipped": True},
                             ansible_facts={"system": "Win32NT", "os_family": "Windows", "architecture": "64-bit"})
     assert facts["codex_install_passwd"] == {}
+
+
+def test_the_converge_decision_is_made_once_in_the_set_fact():
+    """main.yml's include reads the fact; converge.yml ends with the final check."""
+    loader = DataLoader()
+    main = load(loader, ROLE / "tasks" / "main.yml")
+    include = [t for t in main if "ansible.builtin.include_tasks" in t]
+    assert len(include) == 1 and include[0]["when"] == "__codex_install_converge | bool"
+    assert not [t for t in main if "ansible.builtin.assert" in t], "a converged host runs no check task"
+    converge = load(loader, ROLE / "tasks" / "converge.yml")
+    assert "ansible.builtin.assert" in converge[-1]
+    shadowed = dict(CONVERGED_NPM)
+    shadowed["accounts"] = [dict(a, codex="/usr/bin/codex", codex_realpath="/usr/bin/codex", method="")
+                            for a in CONVERGED_NPM["accounts"]]
+    assert set_fact_values(__codex_info=shadowed, **NPM)["__codex_install_converge"] is True
