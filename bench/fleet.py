@@ -55,7 +55,7 @@ PROXY_ENV = ('HTTPS_PROXY=http://127.0.0.1:9\\nHTTP_PROXY=http://127.0.0.1:9\\nA
 TARGET_DEPLOY_RATIO = 2.0
 RECAP = re.compile(r'^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)'
                    r'\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)')
-VERIFY_TASK = re.compile(r'^TASK \[[^]]*: (Verify \| run codex [^]]*)\]')
+VERIFY_TASK = re.compile(r'^TASK \[[^]]*: ((?:Verify \| [^]]*)|(?:Run codex as each account[^]]*))\]')
 PROFILE = re.compile(r'^(?P<task>.+?) -+ (?P<seconds>\d+\.\d+)s$')
 
 

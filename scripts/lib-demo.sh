@@ -57,6 +57,10 @@ demo_start_host() {
   podman inspect --format '  status={{.State.Status}} exit={{.State.ExitCode}} error={{.State.Error}}' "$host" >&2 || true
   podman logs --tail 20 "$host" 2>&1 | sed 's/^/  /' >&2 || true
   podman exec "$host" true 2>&1 | sed 's/^/  exec: /' >&2 || true
+  if [ "$(podman inspect --format '{{index .Config.Labels "io.bytes4096.codex.demo"}}' "$host" 2>/dev/null)" != "1" ]; then
+    echo "$host is not a demo container (no label $DEMO_LABEL): left alone; remove or rename it, then run make deploy again" >&2
+    return 1
+  fi
   echo "re-creating $host" >&2
   podman rm -f -t 0 "$host" >/dev/null 2>&1 || true
   demo_create_host "$host"
