@@ -1087,15 +1087,18 @@ def survey(module, params):
     warnings = []
     system_common = {'scope': 'system', 'user': me.pw_name, 'home': me.pw_dir, 'shell': me.pw_shell, 'profiles': []}
     tools = find_tools(params['npm_executable'])
-    npm_prefix = npm_prefix_from_config(tools['npm'], tools['node'], me.pw_dir)
+    npm_common = dict(system_common, slot='npm_system')
+    npm_system = npm_install(npm_prefix_from_config(tools['npm'], tools['node'], me.pw_dir), params['npm_package'],
+                             npm_common)
     source = params['npm_prefix_source']
-    if source == 'query' or (source == 'auto' and not npm_install(npm_prefix, params['npm_package'], {})['exists']):
+    if source == 'query' or (source == 'auto' and not npm_system['exists']):
         npm_prefix, note = npm_global_prefix(tools['npm'], params['timeout'])
         if note:
             warnings.append(note)
+        npm_system = npm_install(npm_prefix, params['npm_package'], npm_common)
     installs = [
         script_install(params['system_codex_home'], params['system_bin_dir'], dict(system_common, slot='script_system')),
-        npm_install(npm_prefix, params['npm_package'], dict(system_common, slot='npm_system')),
+        npm_system,
         homebrew_install(params['homebrew_cask'], dict(system_common, slot='homebrew_system')),
     ]
     results = []
