@@ -4,15 +4,17 @@
 """Controller side of bytes4096.codex.codex_config.
 
 One trip to the host reads the state of the Codex home (a ``read_request`` of
-``module_utils/_codex_protocol``). The merge and every decision run here
-(``plugin_utils/_codex_plan``). When nothing changes the task ends after that one trip; otherwise
-one more trip (``write_request``) writes. The API key only travels on the write trip, outside the
+``module_utils/_codex_protocol``), unless ``prefetched`` holds the answer to the same request from
+an earlier trip of the run (codex_install_info reads the homes a deploy configures). The merge and
+every decision run here (``plugin_utils/_codex_plan``). When nothing changes the task ends there;
+otherwise one more trip (``write_request``) writes, re-reading both files under the lock first. The API key only travels on the write trip, outside the
 request (a no_log option on POSIX, a SecureString on Windows), and never comes back. Both host
 sides get the same requests.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -85,6 +87,25 @@ def written_result(written, fallback_fp):
     if auth.get('backup_file'):
         result['auth_backup_file'] = auth['backup_file']
     return result
+
+
+def prefetched_state(prefetched, request):
+    """The answer among ``prefetched`` (``{request, state}`` items) to a read request for the same
+    Codex home, owner, group and config mode as ``request``, or None. The home matches by the
+    request as written or by the path the host resolved it to."""
+    for entry in prefetched or ():
+        if not isinstance(entry, dict) or not isinstance(entry.get('request'), dict) \
+                or not isinstance(entry.get('state'), dict):
+            continue
+        made, state = entry['request'], entry['state']
+        if made.get('protocol') != request['protocol'] or not made.get('want_auth') \
+                or any(made.get(name) != request.get(name) for name in ('owner', 'group', 'config_mode')):
+            continue
+        resolved = state.get('home').get('path') if isinstance(state.get('home'), dict) else None
+        if made.get('codex_home') == request['codex_home'] \
+                or (request['codex_home'] is not None and resolved == request['codex_home']):
+            return state
+    return None
 
 
 def failed_result(result, message, before, written=None):
@@ -166,6 +187,17 @@ class ActionModule(ActionBase):
             raise HostFailure('the host side answered the %s trip with something this controller does not '
                               'understand (%s)' % (phase, to_native(exc)))
 
+    @staticmethod
+    def _prefetched(prefetched, request, windows):
+        """A read answer from earlier in the run, validated like a trip's, or None (then: a trip)."""
+        state = None if windows else prefetched_state(prefetched, request)
+        if state is None:
+            return None
+        try:
+            return validate_response('read', copy.deepcopy(state))
+        except ProtocolError:
+            return None  # not understood: read afresh
+
     def _validate(self):
         raw_key = self._task.args.get('api_key')
         if raw_key is not None and not isinstance(raw_key, str):
@@ -198,10 +230,13 @@ class ActionModule(ActionBase):
             desired_data(args.get('block'), args.get('settings'))
 
             # auth.json is always read: without api_key its fingerprint is reported (a key audit)
-            read = self._target('read', {
-                'protocol': PROTOCOL_VERSION, 'codex_home': args.get('codex_home'), 'owner': args.get('owner'),
-                'group': args.get('group'), 'config_mode': attrs.request_config_mode(), 'want_auth': True},
-                task_vars, windows=windows)
+            request = {'protocol': PROTOCOL_VERSION, 'codex_home': args.get('codex_home'), 'owner': args.get('owner'),
+                       'group': args.get('group'), 'config_mode': attrs.request_config_mode(), 'want_auth': True}
+            validate_request('read', request)
+            read = self._prefetched(args.get('prefetched'), request, windows)
+            result['prefetched'] = read is not None
+            if read is None:
+                read = self._target('read', request, task_vars, windows=windows)
             if read['platform'] != attrs.platform:
                 raise AnsibleActionFail('the %s host side answered a task planned for %s' % (read['platform'], attrs.platform))
             auth = read.get('auth') or {}

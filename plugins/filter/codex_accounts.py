@@ -89,6 +89,27 @@ def codex_account_names(users, system=False):
     return names
 
 
+def codex_home_reads(users, system=False, system_home='/etc/codex', manage_key=True):
+    """The Codex homes configure's codex_config loop reads, as codex_install_info ``codex_homes`` items
+    (``codex_home``, ``owner``, ``group``, ``config_mode``), so the install survey can read them in
+    its trip: the system layer (``config_mode`` 0644), then each account (``~/.codex`` unless the item
+    names another home). Lenient like codex_account_names: a home the loop reads differently only
+    costs codex_config its own read trip.
+    """
+    reads = []
+    if system:
+        reads.append({'codex_home': system_home, 'owner': 'root', 'group': None, 'config_mode': '0644'})
+    if system and not manage_key:
+        return reads
+    for item in users if isinstance(users, (list, tuple)) else []:
+        item = {'name': item} if isinstance(item, str) else item
+        if not isinstance(item, dict) or not isinstance(item.get('name'), str) or not item['name']:
+            continue
+        reads.append({'codex_home': item.get('codex_home') or '~/.codex', 'owner': item['name'],
+                      'group': item.get('group'), 'config_mode': None})
+    return reads
+
+
 def codex_passwd_covers(passwd, names):
     """True when ``passwd`` (the install role's ``codex_install_passwd``: name -> entry, or None for a
     name that does not exist) has an entry for every name in ``names``."""
@@ -308,6 +329,7 @@ class FilterModule(object):
             'codex_accounts': codex_accounts,
             'codex_account_names': codex_account_names,
             'codex_passwd_covers': codex_passwd_covers,
+            'codex_home_reads': codex_home_reads,
             'codex_run_argv': codex_run_argv,
             'codex_block_info': codex_block_info,
             'codex_key_state': codex_key_state,

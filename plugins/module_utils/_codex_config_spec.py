@@ -22,6 +22,8 @@ ARGUMENT_SPEC = dict(
     force=dict(type='bool', default=False),
     config_mode=dict(type='raw'),
     lock_timeout=dict(type='int', default=30),
+    # read answers made earlier in the run (codex_install_info's codex_homes); used by the action only
+    prefetched=dict(type='list', elements='dict'),
 )
 
 MODULE_ARGUMENT_SPEC = dict(

@@ -134,6 +134,31 @@ options:
     type: list
     elements: str
     default: []
+  codex_homes:
+    description:
+      - Codex homes to read the way M(bytes4096.codex.codex_config) reads them on its first trip,
+        returned in RV(codex_homes). Pass that to codex_config's
+        O(bytes4096.codex.codex_config#module:prefetched) later in the same play, and a codex_config
+        task with nothing to change makes no trip of its own.
+      - Read with the same code and rights as codex_config (each home in a child process that has
+        dropped to O(codex_homes[].owner), root only for root-owned locations); nothing is written.
+      - A home that cannot be read is returned with its C(error); the task does not fail for it.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      codex_home:
+        description: As codex_config's O(bytes4096.codex.codex_config#module:codex_home) (an absolute path, or C(~) for the owner's home).
+        type: str
+      owner:
+        description: As codex_config's O(bytes4096.codex.codex_config#module:owner).
+        type: str
+      group:
+        description: As codex_config's O(bytes4096.codex.codex_config#module:group).
+        type: str
+      config_mode:
+        description: As codex_config's O(bytes4096.codex.codex_config#module:config_mode), as a four-digit octal string.
+        type: str
   timeout:
     description:
       - Seconds allowed for inspecting one account (its login shell, C(codex --version) and the
@@ -328,6 +353,18 @@ accounts:
       type: list
       elements: str
       sample: []
+codex_homes:
+  description:
+    - One item per O(codex_homes) item, in order. C(request) is the read request codex_config would
+      send for it; C(state) is the answer to it (as codex_config's read trip returns it: the Codex
+      home, C(config.toml) with its text, the C(auth.json) facts without the key), or C(error) says
+      why the home could not be read.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{request: {protocol: 2, codex_home: /home/alice/.codex, owner: alice, group: null, config_mode: null,
+                      want_auth: true},
+            state: {platform: posix, access: account}}]
 passwd:
   description:
     - Account database entries of the inspected accounts (O(users), or the account the module runs
@@ -431,6 +468,11 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.bytes4096.codex.plugins.module_utils import _codex_protocol as proto
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_fs import TargetError, strerror
+from ansible_collections.bytes4096.codex.plugins.module_utils._codex_read import phase_read
 
 DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
 INSTALLER_MARKER = '# >>> Codex installer >>>'
@@ -1075,6 +1117,18 @@ def lookup_passwd(names, known=()):
     return entries
 
 
+def read_codex_home(item):
+    """codex_config's read trip for one Codex home: {request, state} or {request, error}."""
+    request = {'protocol': proto.PROTOCOL_VERSION, 'codex_home': item.get('codex_home'), 'owner': item.get('owner'),
+               'group': item.get('group'), 'config_mode': item.get('config_mode'), 'want_auth': True}
+    try:
+        return {'request': request, 'state': phase_read(request)}
+    except (TargetError, proto.ProtocolError) as exc:
+        return {'request': request, 'error': to_native(exc)[:2000]}
+    except OSError as exc:
+        return {'request': request, 'error': '%s: %s' % (to_native(getattr(exc, 'filename', '') or ''), strerror(exc))}
+
+
 def survey(module, params):
     me = pwd.getpwuid(os.geteuid())
     accounts = []
@@ -1115,7 +1169,8 @@ def survey(module, params):
                              'home': account.pw_dir, 'shell': account.pw_shell}, **found))
     # Per-account locations first, in the order of the accounts, then the system-wide ones.
     installs = [i for i in installs if i['scope'] == 'user'] + [i for i in installs if i['scope'] == 'system']
-    return {'host': host_facts(), 'tools': tools, 'accounts': results, 'installs': installs,
+    codex_homes = [read_codex_home(item) for item in params['codex_homes']]
+    return {'host': host_facts(), 'tools': tools, 'accounts': results, 'installs': installs, 'codex_homes': codex_homes,
             'passwd': passwd}, warnings
 
 
@@ -1135,6 +1190,9 @@ def main():
             npm_prefix_source=dict(type='str', default='config', choices=['config', 'query', 'auto']),
             version=dict(type='str', default='auto', choices=list(VERSION_MODES)),
             lookup_users=dict(type='list', elements='str', default=[]),
+            codex_homes=dict(type='list', elements='dict', default=[], options=dict(
+                codex_home=dict(type='str'), owner=dict(type='str'), group=dict(type='str'),
+                config_mode=dict(type='str'))),
             timeout=dict(type='int', default=30),
         ),
         supports_check_mode=True,

@@ -152,3 +152,87 @@ def test_account_link_to_a_root_file_is_refused_in_check_mode_diff(account, tmp_
         assert secret_file.read_text() == 'model = "root-only-content-zz"\n'
     finally:
         os.unlink(link)
+
+
+# --- prefetched: codex_install_info's read of a home, then codex_config without a read trip ------
+
+def survey_read(**item):
+    """What codex_install_info's codex_homes returns for one item (the module's own function)."""
+    from ansible_collections.bytes4096.codex.plugins.modules.codex_install_info import read_codex_home
+    item = dict({'codex_home': None, 'owner': None, 'group': None, 'config_mode': None}, **item)
+    return json.loads(json.dumps(read_codex_home(item)))
+
+
+def test_a_prefetched_read_of_a_converged_account_home_costs_no_trip(account):
+    run(owner=account.pw_name, block=BLOCK, api_key=KEY)
+    prefetched = [survey_read(codex_home='~/.codex', owner=account.pw_name)]
+    assert prefetched[0]['state']['access'] == 'account'
+    codex = os.path.join(account.pw_dir, '.codex')
+    result, phases = run(owner=account.pw_name, codex_home=codex, block=BLOCK, api_key=KEY, prefetched=prefetched)
+    assert not result.get('failed'), result.get('msg')
+    assert phases == [] and result['prefetched'] is True and not result['changed']
+    assert result['key_fingerprint'] == key_fingerprint(KEY)
+
+
+def test_a_prefetched_read_that_went_stale_is_refused_by_the_write_trip(account):
+    run(owner=account.pw_name, block=BLOCK, api_key=KEY)
+    prefetched = [survey_read(owner=account.pw_name)]
+    config = os.path.join(account.pw_dir, '.codex', 'config.toml')
+    with open(config, 'a', encoding='utf-8') as handle:
+        handle.write('model_reasoning_effort = "high"\n')
+    result, phases = run(owner=account.pw_name, block=BLOCK, settings={'model': 'gpt-6'}, api_key=KEY,
+                         prefetched=prefetched)
+    assert phases == ['write'] and result['prefetched'] is True
+    assert result['failed'] and 'changed on the host while this task ran' in result['msg'] and not result['changed']
+    with open(config, encoding='utf-8') as handle:
+        assert 'model_reasoning_effort = "high"' in handle.read()
+
+
+def test_a_prefetched_read_of_another_home_or_owner_is_not_used(account, tmp_path):
+    run(owner=account.pw_name, block=BLOCK, api_key=KEY)
+    other = [survey_read(codex_home=str(tmp_path / 'elsewhere'), owner=account.pw_name),
+             survey_read(owner='root'),
+             survey_read(owner=account.pw_name, config_mode='0644')]
+    result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=other)
+    assert phases == ['read'] and result['prefetched'] is False and not result['changed']
+
+
+def test_a_prefetched_error_or_foreign_answer_falls_back_to_a_read_trip(account):
+    run(owner=account.pw_name, block=BLOCK, api_key=KEY)
+    good = survey_read(owner=account.pw_name)
+    broken = dict(good, state=dict(good['state'], protocol=PROTOCOL_VERSION + 1))
+    errored = {'request': good['request'], 'error': 'no such account'}
+    for prefetched in ([broken], [errored], [{'request': 'x'}], [{'request': good['request'], 'state': 'x'}]):
+        result, phases = run(owner=account.pw_name, block=BLOCK, api_key=OTHER_KEY, prefetched=prefetched)
+        assert phases == ['read', 'write'] and result['prefetched'] is False, prefetched
+        assert result['changed'] and result['key_fingerprint'] == key_fingerprint(OTHER_KEY)
+        run(owner=account.pw_name, block=BLOCK, api_key=KEY)
+
+
+def test_the_survey_reads_a_hostile_home_with_the_accounts_rights(account, tmp_path):
+    secret_file = tmp_path / 'root-only'
+    secret_file.write_text('model = "root-only-content-zz"\n')
+    os.chmod(secret_file, 0o600)
+    codex = os.path.join(account.pw_dir, '.codex')
+    os.makedirs(codex, exist_ok=True)
+    os.chown(codex, account.pw_uid, account.pw_gid)
+    link = os.path.join(codex, 'config.toml')
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(str(secret_file), link)
+    os.lchown(link, account.pw_uid, account.pw_gid)
+    try:
+        answer = survey_read(owner=account.pw_name)
+        assert 'root-only-content-zz' not in json.dumps(answer)
+        result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=[answer])
+        assert 'root-only-content-zz' not in json.dumps(result)
+        assert secret_file.read_text() == 'model = "root-only-content-zz"\n'
+        assert result.get('failed') or 'error' in answer, result
+    finally:
+        os.unlink(link)
+
+
+def test_prefetched_that_is_not_a_list_of_dictionaries_fails_before_any_trip(account):
+    result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=['not a dict'])
+    assert result['failed'] and 'prefetched' in result['msg'] and phases == []
+    assert KEY not in json.dumps(result)

@@ -189,3 +189,28 @@ def test_the_install_survey_resolves_like_getent():
     survey = {'alice': PASSWD['alice'], 'bob': None}
     users = [{'name': 'alice'}, {'name': 'bob', 'state': 'absent'}]
     assert ca.codex_accounts(users, survey) == ca.codex_accounts(users, PASSWD)
+
+
+def test_codex_home_reads_are_the_homes_the_codex_config_loop_reads():
+    users = ['alice', {'name': 'bob', 'group': 'dev', 'codex_home': '/srv/bob/codex'}, {'name': 'carol', 'state': 'absent'}]
+    assert ca.codex_home_reads(users) == [
+        {'codex_home': '~/.codex', 'owner': 'alice', 'group': None, 'config_mode': None},
+        {'codex_home': '/srv/bob/codex', 'owner': 'bob', 'group': 'dev', 'config_mode': None},
+        {'codex_home': '~/.codex', 'owner': 'carol', 'group': None, 'config_mode': None}]
+    system = {'codex_home': '/etc/codex', 'owner': 'root', 'group': None, 'config_mode': '0644'}
+    assert ca.codex_home_reads(['alice'], system=True)[0] == system
+    assert ca.codex_home_reads(['alice'], system=True, manage_key=False) == [system]
+    assert ca.codex_home_reads([], system=True, system_home='/opt/etc/codex')[0]['codex_home'] == '/opt/etc/codex'
+
+
+def test_codex_home_reads_is_lenient_like_codex_account_names():
+    assert ca.codex_home_reads(None) == [] and ca.codex_home_reads('alice') == []
+    assert ca.codex_home_reads([{'state': 'absent'}, 3, {'name': ''}]) == []
+
+
+def test_codex_home_reads_match_what_codex_accounts_resolves():
+    """The survey resolves ~/.codex against passwd; the loop sends codex_accounts' codex_home: same path."""
+    import posixpath
+    for account in ca.codex_accounts(['alice', 'ci-runner'], PASSWD):
+        home = PASSWD[account['name']][4]
+        assert account['codex_home'] == posixpath.normpath(posixpath.join(home, '.codex'))

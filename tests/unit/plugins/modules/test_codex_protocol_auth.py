@@ -167,6 +167,6 @@ def test_mode_rules():
 
 
 def test_deeply_nested_auth_json_is_an_error_not_a_crash():
-    from ansible_collections.bytes4096.codex.plugins.modules.codex_config import parse_auth
+    from ansible_collections.bytes4096.codex.plugins.module_utils._codex_read import parse_auth
     obj, error = parse_auth(b'[' * 100000 + b']' * 100000)
     assert obj is None and 'nested too deeply' in error['msg']
