@@ -1123,7 +1123,8 @@ def read_codex_home(item):
                'group': item.get('group'), 'config_mode': item.get('config_mode'), 'want_auth': True}
     try:
         return {'request': request, 'state': phase_read(request)}
-    except (TargetError, proto.ProtocolError) as exc:
+    except (TargetError, proto.ProtocolError, ValueError, KeyError, TypeError) as exc:
+        # codex_config then makes its own read trip and fails with this message there
         return {'request': request, 'error': to_native(exc)[:2000]}
     except OSError as exc:
         return {'request': request, 'error': '%s: %s' % (to_native(getattr(exc, 'filename', '') or ''), strerror(exc))}
@@ -1169,7 +1170,7 @@ def survey(module, params):
                              'home': account.pw_dir, 'shell': account.pw_shell}, **found))
     # Per-account locations first, in the order of the accounts, then the system-wide ones.
     installs = [i for i in installs if i['scope'] == 'user'] + [i for i in installs if i['scope'] == 'system']
-    codex_homes = [read_codex_home(item) for item in params['codex_homes']]
+    codex_homes = [read_codex_home(item) for item in params.get('codex_homes') or []]
     return {'host': host_facts(), 'tools': tools, 'accounts': results, 'installs': installs, 'codex_homes': codex_homes,
             'passwd': passwd}, warnings
 

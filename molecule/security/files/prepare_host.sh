@@ -53,6 +53,14 @@ as mallory-empty 'mkdir -p .codex && ln -sfn /etc/codex-victim-empty .codex/conf
 as mallory-shadow 'mkdir -p .codex && ln -sfn /etc/codex-victim-shadow .codex/auth.json'
 as mallory-apikey 'mkdir -p .codex && ln -sfn /etc/codex-victim-apikey.json .codex/auth.json'
 as mallory-diff 'mkdir -p .codex && ln -sfn /etc/codex-victim-secret.toml .codex/config.toml'
+# Jinja in her files: what the hosts answer reaches the controller's variables (the install
+# survey's reads of the Codex homes), where it must stay data and never be templated.
+as mallory-jinja "mkdir -p .codex && cat > .codex/config.toml <<'TOML'
+# {{ lookup('ansible.builtin.pipe', 'touch /tmp/bytes4096-codex-jinja-ran') }}
+[profiles.jinja]
+model = \"{{ lookup('ansible.builtin.pipe', 'touch /tmp/bytes4096-codex-jinja-ran') }}\"
+TOML
+printf '{\"auth_mode\": \"{{ lookup(\x27ansible.builtin.pipe\x27, \x27touch /tmp/bytes4096-codex-jinja-ran\x27) }}\"}\n' > .codex/auth.json"
 # Install-role accounts: a per-user npm install already in place (a link to the shared one), so
 # the role only manages ~/.profile and ~/.codex/packages for them.
 as mallory-profile "rm -f .profile && ln -s /etc/codex-victim-profile .profile &&

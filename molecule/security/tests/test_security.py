@@ -284,6 +284,17 @@ def test_plain_http_installer_refused(runs, baseline):
     assert '/etc/codex-http-installer-ran' not in runs['r8-http-installer']['snap']['files']
 
 
+def test_jinja_in_an_accounts_files_stays_data(runs):
+    """mallory-jinja's config.toml and auth.json hold Jinja that would touch a file on the controller
+    if the play ever templated what the hosts answer (the install survey reads her Codex home into
+    the play's variables for codex_config's prefetched)."""
+    assert not os.path.exists('/tmp/bytes4096-codex-jinja-ran')
+    text = runs['r2-deploy']['snap']['probe']['/home/mallory-jinja/.codex/config.toml']['text']
+    assert "# {{ lookup('ansible.builtin.pipe', 'touch /tmp/bytes4096-codex-jinja-ran') }}" in text
+    assert '127.0.0.1:18080' in text
+    assert 'mallory-jinja' not in '\n'.join(failures(runs['r2-deploy']['out']))
+
+
 # ------------------------------------------------------------------ the friendly account
 @pytest.mark.parametrize('run', RUN_NAMES)
 def test_alice_dotfile_link_survives(runs, run):

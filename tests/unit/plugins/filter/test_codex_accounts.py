@@ -166,7 +166,7 @@ def test_filters_are_registered():
     assert set(ca.FilterModule().filters()) == {
         'codex_accounts', 'codex_run_argv', 'codex_block_info', 'codex_key_state', 'codex_doctor_verdict',
         'codex_audit_records', 'codex_rotation_users', 'provider_host', 'codex_account_names',
-        'codex_passwd_covers'}
+        'codex_passwd_covers', 'codex_home_reads'}
 
 
 def test_account_names_are_the_ones_the_host_needs_looked_up():

@@ -556,3 +556,35 @@ def test_npm_prefix_source(monkeypatch, tmp_path, source, installed, asks_npm):
     assert bool(asked) is asks_npm
     npm_system = [i for i in result['installs'] if i['slot'] == 'npm_system'][0]
     assert npm_system['version'] == ('0.169.0' if installed else '')
+
+
+# --- codex_homes: codex_config's read trip, made in the survey's trip ---------------------------
+
+def _home_item(**item):
+    return dict({'codex_home': None, 'owner': None, 'group': None, 'config_mode': None}, **item)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='reads as root, as the role runs the survey')
+def test_codex_homes_answer_as_codex_configs_read_trip(tmp_path):
+    from ansible_collections.bytes4096.codex.plugins.module_utils import _codex_protocol as proto
+    home = tmp_path / 'codex'
+    home.mkdir(mode=0o700)
+    (home / 'config.toml').write_text('model = "gpt-5.5"\n')
+    answer = info.read_codex_home(_home_item(codex_home=str(home), owner='root', config_mode='0644'))
+    assert answer['request'] == {'protocol': proto.PROTOCOL_VERSION, 'codex_home': str(home), 'owner': 'root',
+                                 'group': None, 'config_mode': '0644', 'want_auth': True}
+    proto.validate_response('read', answer['state'])
+    assert answer['state']['config']['text'] == 'model = "gpt-5.5"\n'
+    assert answer['state']['auth']['exists'] is False and 'error' not in answer
+
+
+@pytest.mark.parametrize('item, message', [
+    (_home_item(owner='codex-no-such-account'), 'codex-no-such-account'),
+    (_home_item(owner='root', group='codex-no-such-group'), 'codex-no-such-group'),
+    (_home_item(codex_home='relative/.codex', owner='root'), 'absolute path'),
+    (_home_item(codex_home='~codex-no-such-account/x', owner='root'), 'codex-no-such-account'),
+    (_home_item(owner='root', config_mode='rw-r--r--'), 'rw-r--r--'),
+])
+def test_a_codex_home_that_cannot_be_read_is_an_answer_not_a_failure(item, message):
+    answer = info.read_codex_home(item)
+    assert 'state' not in answer and message in answer['error']
