@@ -144,7 +144,17 @@ class ActionModule(ActionBase):
         shown = dict(args)
         if shown.get('api_key') is not None:
             shown['api_key'] = NO_LOG_PLACEHOLDER
+        if shown.get('prefetched'):
+            # the answers hold config.toml as it is; the task shows only masked diffs of it
+            shown['prefetched'] = '%d read answer(s), not shown' % len(shown['prefetched'])
         return {'module_args': shown}
+
+    def _runs_as_root(self):
+        """Whether the module will run as root: a read answer made as root is only valid then."""
+        context = self._play_context
+        if context.become:
+            return (context.become_user or 'root') == 'root'
+        return (context.remote_user or 'root') == 'root'
 
     def _execute(self, phase, request, task_vars, secret, windows):
         """Run one phase on the host: (failed, message, payload) with payload the host's answer."""
@@ -188,15 +198,17 @@ class ActionModule(ActionBase):
                               'understand (%s)' % (phase, to_native(exc)))
 
     @staticmethod
-    def _prefetched(prefetched, request, windows):
+    def _prefetched(prefetched, request, skip):
         """A read answer from earlier in the run, validated like a trip's, or None (then: a trip)."""
-        state = None if windows else prefetched_state(prefetched, request)
+        state = None if skip else prefetched_state(prefetched, request)
         if state is None:
             return None
         try:
-            return validate_response('read', copy.deepcopy(state))
+            state = validate_response('read', copy.deepcopy(state))
         except ProtocolError:
             return None  # not understood: read afresh
+        # made with the rights this task's trip would have (root, the account's child for its home)
+        return state if state['platform'] == 'posix' and state['euid'] == 0 else None
 
     def _validate(self):
         raw_key = self._task.args.get('api_key')
@@ -233,7 +245,7 @@ class ActionModule(ActionBase):
             request = {'protocol': PROTOCOL_VERSION, 'codex_home': args.get('codex_home'), 'owner': args.get('owner'),
                        'group': args.get('group'), 'config_mode': attrs.request_config_mode(), 'want_auth': True}
             validate_request('read', request)
-            read = self._prefetched(args.get('prefetched'), request, windows)
+            read = self._prefetched(args.get('prefetched'), request, windows or not self._runs_as_root())
             result['prefetched'] = read is not None
             if read is None:
                 read = self._target('read', request, task_vars, windows=windows)

@@ -93,17 +93,18 @@ def codex_home_reads(users, system=False, system_home='/etc/codex', manage_key=T
     """The Codex homes configure's codex_config loop reads, as codex_install_info ``codex_homes`` items
     (``codex_home``, ``owner``, ``group``, ``config_mode``), so the install survey can read them in
     its trip: the system layer (``config_mode`` 0644), then each account (``~/.codex`` unless the item
-    names another home). Lenient like codex_account_names: a home the loop reads differently only
-    costs codex_config its own read trip.
+    names another home; with the system layer and unmanaged keys only the accounts declared absent,
+    as in the loop). Lenient like codex_account_names: a home the loop reads differently only costs
+    codex_config its own read trip.
     """
     reads = []
     if system:
         reads.append({'codex_home': system_home, 'owner': 'root', 'group': None, 'config_mode': '0644'})
-    if system and not manage_key:
-        return reads
     for item in users if isinstance(users, (list, tuple)) else []:
         item = {'name': item} if isinstance(item, str) else item
         if not isinstance(item, dict) or not isinstance(item.get('name'), str) or not item['name']:
+            continue
+        if system and not manage_key and item.get('state', 'present') != 'absent':
             continue
         reads.append({'codex_home': item.get('codex_home') or '~/.codex', 'owner': item['name'],
                       'group': item.get('group'), 'config_mode': None})

@@ -149,7 +149,8 @@ options:
         deploy playbook passes the install survey's answers, and none when the install role changed
         something). A write still re-reads both files under the lock and refuses a C(config.toml)
         that changed since the answer was made.
-      - Ignored on Windows hosts and when no answer matches.
+      - Used only when this task runs as root and the answer was made as root (as the install role's
+        survey makes it); ignored on Windows hosts and when no answer matches.
     type: list
     elements: dict
   _codex_phase:
@@ -301,7 +302,7 @@ EXAMPLES = r'''
 RETURN = r'''
 prefetched:
   description: Whether the task planned from an answer in O(prefetched) instead of a read trip of its own.
-  returned: success
+  returned: always
   type: bool
   sample: true
 config_changed:

@@ -1119,8 +1119,13 @@ def lookup_passwd(names, known=()):
 
 def read_codex_home(item):
     """codex_config's read trip for one Codex home: {request, state} or {request, error}."""
+    config_mode = item.get('config_mode')
+    try:  # as codex_config's action writes it ('644' and '0644' are the same mode)
+        config_mode = None if config_mode is None else '%04o' % int(config_mode, 8)
+    except ValueError:
+        pass  # refused by the read below, as codex_config refuses it
     request = {'protocol': proto.PROTOCOL_VERSION, 'codex_home': item.get('codex_home'), 'owner': item.get('owner'),
-               'group': item.get('group'), 'config_mode': item.get('config_mode'), 'want_auth': True}
+               'group': item.get('group'), 'config_mode': config_mode, 'want_auth': True}
     try:
         return {'request': request, 'state': phase_read(request)}
     except (TargetError, proto.ProtocolError, ValueError, KeyError, TypeError) as exc:

@@ -17,7 +17,7 @@ import pytest
 
 STATE = Path(os.environ['MOLECULE_EPHEMERAL_DIRECTORY']) / 'security'
 RUNS = STATE / 'runs'
-RUN_NAMES = ('r1-deploy-check', 'r2-deploy', 'r3-rotate', 'r4-install-profile', 'r5-audit',
+RUN_NAMES = ('r1-deploy-check', 'r2-deploy', 'r2b-redeploy', 'r3-rotate', 'r4-install-profile', 'r5-audit',
              'r6-offboard', 'r7-offboard-cli', 'r8-http-installer')
 AFTER_USERDEL = {'r6-offboard', 'r7-offboard-cli', 'r8-http-installer'}
 BOUND = int(os.environ.get('SECURITY_RUN_TIMEOUT') or 240)
@@ -147,6 +147,8 @@ def test_config_link_to_root_file(runs, baseline):
     """~/.codex/config.toml -> /etc/<root file>: not rewritten, not chowned; refused by name."""
     assert unchanged(runs, baseline, '/etc/codex-victim.toml') == []
     assert_refusal_names(runs, 'r2-deploy', '/home/mallory-etc/.codex/config.toml')
+    # also when the survey read her home first (its error is an answer; codex_config reads again)
+    assert_refusal_names(runs, 'r2b-redeploy', '/home/mallory-etc/.codex/config.toml')
 
 
 def test_auth_link_to_missing_root_file(runs, baseline):
@@ -289,10 +291,20 @@ def test_jinja_in_an_accounts_files_stays_data(runs):
     if the play ever templated what the hosts answer (the install survey reads her Codex home into
     the play's variables for codex_config's prefetched)."""
     assert not os.path.exists('/tmp/bytes4096-codex-jinja-ran')
-    text = runs['r2-deploy']['snap']['probe']['/home/mallory-jinja/.codex/config.toml']['text']
-    assert "# {{ lookup('ansible.builtin.pipe', 'touch /tmp/bytes4096-codex-jinja-ran') }}" in text
-    assert '127.0.0.1:18080' in text
-    assert 'mallory-jinja' not in '\n'.join(failures(runs['r2-deploy']['out']))
+    for run in ('r2-deploy', 'r2b-redeploy'):
+        text = runs[run]['snap']['probe']['/home/mallory-jinja/.codex/config.toml']['text']
+        assert "# {{ lookup('ansible.builtin.pipe', 'touch /tmp/bytes4096-codex-jinja-ran') }}" in text
+        assert '127.0.0.1:18080' in text
+        assert 'mallory-jinja' not in '\n'.join(failures(runs[run]['out']))
+    # the re-run handed her home's answer (her Jinja in it) to codex_config, which planned from it
+    assert 'prefetched: true' in item_result(runs['r2b-redeploy']['out'], 'mallory-jinja')
+
+
+def item_result(out, item):
+    """The -v result block of a loop item, e.g. the codex_config loop's for one account."""
+    match = re.search(r'\(item=%s\) => *\n((?:[ \t]+.*\n)+)' % re.escape(item), out)
+    assert match, 'no -v result for item %s' % item
+    return match.group(1)
 
 
 # ------------------------------------------------------------------ the friendly account

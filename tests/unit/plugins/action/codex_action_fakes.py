@@ -181,7 +181,9 @@ def make_action(args, host, check_mode=False, diff=True, no_log=False):
     connection._shell.SHELL_FAMILY = 'powershell' if windows else 'sh'
     connection._shell._IS_WINDOWS = windows
     connection._shell.tmpdir = None
-    action = action_mod.ActionModule(task, connection, MagicMock(), MagicMock(), MagicMock(), MagicMock())
+    play_context = MagicMock()
+    play_context.become, play_context.become_user, play_context.remote_user = False, None, None  # root
+    action = action_mod.ActionModule(task, connection, play_context, MagicMock(), MagicMock(), MagicMock())
     action._execute_module = host
     action._remove_tmp_path = lambda path: None
     return action

@@ -54,9 +54,12 @@ class RealHost(object):
         return {'changed': target.written_changed(written), 'written': written}
 
 
-def run(check_mode=False, **args):
+def run(check_mode=False, play_context=None, **args):
     host = RealHost()
-    result = make_action(args, host, check_mode=check_mode).run(task_vars={})
+    action = make_action(args, host, check_mode=check_mode)
+    for name, value in (play_context or {}).items():
+        setattr(action._play_context, name, value)
+    result = action.run(task_vars={})
     return result, host.phases
 
 
@@ -188,13 +191,47 @@ def test_a_prefetched_read_that_went_stale_is_refused_by_the_write_trip(account)
         assert 'model_reasoning_effort = "high"' in handle.read()
 
 
-def test_a_prefetched_read_of_another_home_or_owner_is_not_used(account, tmp_path):
+def test_a_prefetched_read_of_another_home_or_owner_is_not_used(account):
     run(owner=account.pw_name, block=BLOCK, api_key=KEY)
-    other = [survey_read(codex_home=str(tmp_path / 'elsewhere'), owner=account.pw_name),
+    other = [survey_read(codex_home='~/other-codex', owner=account.pw_name),
              survey_read(owner='root'),
              survey_read(owner=account.pw_name, config_mode='0644')]
+    assert all('state' in answer for answer in other), other
     result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=other)
     assert phases == ['read'] and result['prefetched'] is False and not result['changed']
+
+
+def test_a_prefetched_read_is_used_only_when_the_task_runs_as_root(account):
+    run(owner=account.pw_name, block=BLOCK, api_key=KEY)
+    prefetched = [survey_read(owner=account.pw_name)]
+    for context in ({'become': True, 'become_user': account.pw_name}, {'become': False, 'remote_user': 'ubuntu'}):
+        result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=prefetched,
+                             play_context=context)
+        assert phases == ['read'] and result['prefetched'] is False, context
+    result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=prefetched,
+                         play_context={'become': True, 'become_user': 'root', 'remote_user': 'ubuntu'})
+    assert phases == [] and result['prefetched'] is True
+
+
+def test_a_prefetched_read_made_without_root_is_not_used(account):
+    run(owner=account.pw_name, block=BLOCK, api_key=KEY)
+    answer = survey_read(owner=account.pw_name)
+    answer['state']['euid'] = account.pw_uid  # as the survey answers when it runs as the account
+    result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=[answer])
+    assert phases == ['read'] and result['prefetched'] is False
+
+
+def test_the_task_never_shows_the_prefetched_config_text(account):
+    run(owner=account.pw_name, block=BLOCK, api_key=KEY, settings={'mcp_servers': {'x': {
+        'command': 'true', 'env': {'TOKEN': 'sk-prefetch-secret-0123456789abcdef'}}}})
+    prefetched = [survey_read(owner=account.pw_name)]
+    assert 'sk-prefetch-secret-0123456789abcdef' in json.dumps(prefetched)
+    for diff in (False, True):
+        result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=prefetched,
+                             settings={'model': 'gpt-6'} if diff else {})
+        assert 'sk-prefetch-secret-0123456789abcdef' not in json.dumps(result), result
+        assert result['invocation']['module_args']['prefetched'] == '1 read answer(s), not shown'
+    run(owner=account.pw_name, block=BLOCK, api_key=KEY)
 
 
 def test_a_prefetched_error_or_foreign_answer_falls_back_to_a_read_trip(account):
@@ -224,10 +261,11 @@ def test_the_survey_reads_a_hostile_home_with_the_accounts_rights(account, tmp_p
     try:
         answer = survey_read(owner=account.pw_name)
         assert 'root-only-content-zz' not in json.dumps(answer)
+        assert 'error' not in answer and answer['state']['config']['is_link']
         result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=[answer])
         assert 'root-only-content-zz' not in json.dumps(result)
         assert secret_file.read_text() == 'model = "root-only-content-zz"\n'
-        assert result.get('failed') or 'error' in answer, result
+        assert result.get('failed') and phases == [] and result['prefetched'] is True, result
     finally:
         os.unlink(link)
 

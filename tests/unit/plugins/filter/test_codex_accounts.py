@@ -200,6 +200,8 @@ def test_codex_home_reads_are_the_homes_the_codex_config_loop_reads():
     system = {'codex_home': '/etc/codex', 'owner': 'root', 'group': None, 'config_mode': '0644'}
     assert ca.codex_home_reads(['alice'], system=True)[0] == system
     assert ca.codex_home_reads(['alice'], system=True, manage_key=False) == [system]
+    assert ca.codex_home_reads(users, system=True, manage_key=False) == [
+        system, {'codex_home': '~/.codex', 'owner': 'carol', 'group': None, 'config_mode': None}]
     assert ca.codex_home_reads([], system=True, system_home='/opt/etc/codex')[0]['codex_home'] == '/opt/etc/codex'
 
 
@@ -208,9 +210,15 @@ def test_codex_home_reads_is_lenient_like_codex_account_names():
     assert ca.codex_home_reads([{'state': 'absent'}, 3, {'name': ''}]) == []
 
 
-def test_codex_home_reads_match_what_codex_accounts_resolves():
-    """The survey resolves ~/.codex against passwd; the loop sends codex_accounts' codex_home: same path."""
-    import posixpath
-    for account in ca.codex_accounts(['alice', 'ci-runner'], PASSWD):
-        home = PASSWD[account['name']][4]
-        assert account['codex_home'] == posixpath.normpath(posixpath.join(home, '.codex'))
+def test_codex_home_reads_resolve_on_the_host_to_what_codex_accounts_sends():
+    """The survey resolves each read's codex_home against the owner's passwd home (as the module
+    does, _codex_protocol.resolve_posix); the loop sends codex_accounts' codex_home: the same path,
+    so codex_config matches the answer by the resolved path."""
+    from ansible_collections.bytes4096.codex.plugins.module_utils._codex_protocol import resolve_posix
+    users = ['alice', {'name': 'ci-runner', 'codex_home': '~/ci-codex'}]
+    reads = ca.codex_home_reads(users)
+    for read, account in zip(reads, ca.codex_accounts(users, PASSWD)):
+        home = PASSWD[read['owner']][4]
+        resolved = resolve_posix(read['codex_home'], home, lambda name: PASSWD[name][4])
+        assert read['owner'] == account['name']
+        assert resolved == account['codex_home'] or read['codex_home'] == account['codex_home']

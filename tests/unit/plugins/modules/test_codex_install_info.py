@@ -570,7 +570,7 @@ def test_codex_homes_answer_as_codex_configs_read_trip(tmp_path):
     home = tmp_path / 'codex'
     home.mkdir(mode=0o700)
     (home / 'config.toml').write_text('model = "gpt-5.5"\n')
-    answer = info.read_codex_home(_home_item(codex_home=str(home), owner='root', config_mode='0644'))
+    answer = info.read_codex_home(_home_item(codex_home=str(home), owner='root', config_mode='644'))
     assert answer['request'] == {'protocol': proto.PROTOCOL_VERSION, 'codex_home': str(home), 'owner': 'root',
                                  'group': None, 'config_mode': '0644', 'want_auth': True}
     proto.validate_response('read', answer['state'])
