@@ -261,11 +261,14 @@ def test_the_survey_reads_a_hostile_home_with_the_accounts_rights(account, tmp_p
     try:
         answer = survey_read(owner=account.pw_name)
         assert 'root-only-content-zz' not in json.dumps(answer)
-        assert 'error' not in answer and answer['state']['config']['is_link']
+        # the account cannot read it, so neither can the survey: an answer that says so by name
+        assert 'state' not in answer and 'Permission denied' in answer['error']
         result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=[answer])
         assert 'root-only-content-zz' not in json.dumps(result)
         assert secret_file.read_text() == 'model = "root-only-content-zz"\n'
-        assert result.get('failed') and phases == [] and result['prefetched'] is True, result
+        # codex_config reads for itself and is refused the same way
+        assert result.get('failed') and phases == ['read'] and result['prefetched'] is False, result
+        assert 'Permission denied' in result['msg']
     finally:
         os.unlink(link)
 

@@ -170,10 +170,43 @@ def set_fact_values(**variables):
 def test_the_passwd_fact_comes_from_the_survey_in_the_same_set_fact():
     facts = set_fact_values(__codex_info=CONVERGED_NPM, **NPM)
     assert facts == {"codex_install_changed": False, "codex_install_passwd": CONVERGED_NPM["passwd"],
-                     "__codex_install_converge": False}
+                     "codex_install_prefetched": [], "__codex_install_converge": False}
     facts = set_fact_values(__codex_info={"skipped": True},
                             ansible_facts={"system": "Win32NT", "os_family": "Windows", "architecture": "64-bit"})
     assert facts["codex_install_passwd"] == {}
+
+
+def test_the_prefetched_fact_is_the_surveys_answers_for_the_codex_homes():
+    answers = [{"request": {"codex_home": "~/.codex", "owner": "alice"}, "state": {"platform": "posix"}},
+               {"request": {"codex_home": "~/.codex", "owner": "bob"}, "error": "owner 'bob' does not exist"}]
+    facts = set_fact_values(__codex_info=dict(CONVERGED_NPM, codex_homes=answers), **NPM)
+    assert facts["codex_install_prefetched"] == answers and facts["__codex_install_converge"] is False
+
+
+def test_a_survey_failure_the_play_did_not_show_is_the_first_problem_of_the_request():
+    """With the Codex homes' answers in it the survey is no_log and does not fail the task itself
+    (tasks/survey.yml): converge.yml's first check fails with the module's message instead."""
+    failed = {"failed": False, "msg": "codex_install_info: no such account: alice"}
+    assert render("_codex_selection_error", __codex_info=failed, **NPM) == (
+        "The survey of the host failed: codex_install_info: no such account: alice")
+    assert reasons(failed)[0].startswith("the request does not fit this host")
+    assert render("_codex_selection_error", __codex_info=CONVERGED_NPM, **NPM) == ""
+    assert render("_codex_selection_error", __codex_info={"skipped": True},
+                  ansible_facts={"system": "Win32NT", "os_family": "Windows", "architecture": "64-bit"}) == ""
+
+
+def test_the_survey_hides_only_a_result_that_holds_the_codex_homes():
+    task = load(DataLoader(), ROLE / "tasks" / "survey.yml")[0]
+    assert task["no_log"] == "{{ __codex_survey_reads | bool }}"
+    assert task["failed_when"] == "__codex_info is failed and not __codex_survey_reads | bool"
+    for prefetch, method, after_change, hidden in (([{"owner": "alice"}], "npm", False, True),
+                                                   ([], "npm", False, False),
+                                                   ([{"owner": "alice"}], "homebrew", False, False),
+                                                   ([{"owner": "alice"}], "npm", True, False)):
+        extra = {"_codex_survey_version": "run"} if after_change else {}
+        rendered = render("__codex_survey_reads", __codex_survey_reads=task["vars"]["__codex_survey_reads"],
+                          codex_install_prefetch_codex_homes=prefetch, codex_install_method=method, **extra)
+        assert (rendered in (True, "True")) == hidden, (prefetch, method, after_change)
 
 
 def test_the_converge_decision_is_made_once_in_the_set_fact():
