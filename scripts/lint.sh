@@ -4,6 +4,8 @@ set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
+# ansible-lint's cache stays in the checkout too
+export XDG_CACHE_HOME="$REPO_ROOT/.build/cache"
 ansible-lint --profile production --offline
 antsibull-changelog lint
 for playbook in playbooks/*.yml; do

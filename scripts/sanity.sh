@@ -5,6 +5,11 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 
+# ansible-test keeps its caches and settings under $HOME: give it one inside the checkout, so
+# that the run leaves nothing elsewhere.
+export HOME="$REPO_ROOT/.build/home" XDG_CACHE_HOME="$REPO_ROOT/.build/home/.cache"
+mkdir -p "$HOME"
+
 # ansible-test bootstraps pip in its venvs from a download CI cannot reach: give it the stand-in.
 pip_version="$(python - <<'PY'
 from ansible_test._internal.python_requirements import get_venv_packages
@@ -18,11 +23,13 @@ if [ ! -f "$cache" ]; then
   cp scripts/offline/get_pip_standin.py "$cache"
 fi
 
-# Outside the work tree: inside it, git would report every copied file as ignored.
-dest="${XDG_CACHE_HOME:-$HOME/.cache}/bytes4096-codex/sanity/ansible_collections/bytes4096/codex"
+# A copy of only what git tracks or would track (no venv, caches or test output), in its own git
+# repository: ansible-test lists a collection's files with git, and inside this work tree git
+# would report every copied file as ignored.
+dest="$REPO_ROOT/.build/sanity/ansible_collections/bytes4096/codex"
 rm -rf "$dest" && mkdir -p "$dest"
-# Only what git tracks or would track: no venv, caches or test output.
 git ls-files -z --cached --others --exclude-standard |
   rsync -a --ignore-missing-args --from0 --files-from=- ./ "$dest/"
 cd "$dest"
+git init -q && git add -A
 ansible-test sanity --venv --python 3.11 --color no "$@"

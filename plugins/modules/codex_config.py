@@ -144,7 +144,7 @@ options:
         (items with C(request) and C(state)).
       - When one of them was made for this task's O(codex_home) (as written, or the path the host
         resolved it to), O(owner), O(group) and O(config_mode), the task plans from it and makes no
-        read trip: a task with nothing to change then costs no module execution at all.
+        read trip, so a task with nothing to change costs no module execution at all.
       - Pass only answers from the same play, made after the last change to these files (the
         deploy playbook passes the install survey's answers, and none when the install role changed
         something). A write still re-reads both files under the lock and refuses a C(config.toml)

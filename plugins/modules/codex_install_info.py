@@ -356,7 +356,7 @@ accounts:
 codex_homes:
   description:
     - One item per O(codex_homes) item, in order. C(request) is the read request codex_config would
-      send for it; C(state) is the answer to it (as codex_config's read trip returns it: the Codex
+      send for it; C(state) is the answer to it as codex_config's read trip returns it (the Codex
       home, C(config.toml) with its text, the C(auth.json) facts without the key), or C(error) says
       why the home could not be read.
   returned: success

@@ -22,6 +22,8 @@ VOLATILE = [
     "/var/spool/mail", "/etc/ld.so.cache",
 ]
 BIG = 8 * 1024 * 1024
+# Probed files whose text the tests read (config files without a key in them).
+TEXT_PROBES = ("/home/alice/dotfiles/codex.toml", "/home/mallory-jinja/.codex/config.toml")
 
 
 def kind(mode):
@@ -82,8 +84,7 @@ def probe(path):
                 nlink=st.st_nlink)
     if stat.S_ISLNK(st.st_mode):
         info["target"] = os.readlink(path)
-    elif stat.S_ISREG(st.st_mode) and path in ("/home/alice/dotfiles/codex.toml",
-                                                "/home/mallory-jinja/.codex/config.toml"):
+    elif stat.S_ISREG(st.st_mode) and path in TEXT_PROBES:
         # config files without a key in them: the test reads what Codex will read.
         with open(path, encoding="utf-8") as handle:
             info["text"] = handle.read()
