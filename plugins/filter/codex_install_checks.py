@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, bytes4096 platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller-side checks of bytes4096.codex.install over a codex_install_info survey: what is
-wrong with the install the role manages (one assert task fails with the list), and the notes the
-role prints without failing. Pure functions, unit-tested, so the role needs no loop of assert and
-debug tasks on a converged host.
+"""Controller-side decisions of bytes4096.codex.install over a codex_install_info survey: what the
+run has to do (codex_install_decision, evaluated once per host on every run, so in Python rather
+than a chain of Jinja variables), what is wrong with the install the role manages (one assert task
+fails with the list), and the notes the role prints without failing. Pure functions, unit-tested.
 """
 
 from __future__ import annotations
@@ -79,6 +79,59 @@ def codex_install_notes(own, accounts, state, method):
     return notes
 
 
+def codex_install_decision(info, slot, method, scope, state, version, update=False, conflict_action='fail',
+                           npm_manage_path=True, verifies=True):
+    """What the role decides from a survey (codex_install_info's result, or a skipped one on Windows).
+
+    Returns ``own`` (the installs of the method's slot), ``pending`` (those missing, incomplete or at
+    another version), ``others`` (installs of any other method or scope), ``npm_profiles_missing``
+    (profiles of per-user npm installs without the PATH block), ``notes`` and ``problems`` (empty
+    unless ``verifies``), ``changes`` (whether the run installs, upgrades or removes, the fact
+    codex_install_changed) and ``reasons`` (why converge.yml has to run; the request check is
+    the role's own, see vars/main.yml).
+    """
+    info = info if isinstance(info, dict) else {}
+    installs = [i for i in info.get('installs') or [] if isinstance(i, dict)]
+    accounts = info.get('accounts') or []
+    tools = info.get('tools') or {}
+    own = [i for i in installs if i.get('slot') == slot]
+    if version == 'latest' and update:
+        pending = list(own)
+    else:
+        pending = [i for i in own if not i.get('complete')]
+        if version != 'latest':
+            pending += [i for i in own if i.get('complete') and i.get('version') != version]
+    others = [i for i in installs if i.get('version') and i.get('slot') != slot]
+    present = state == 'present'
+    profiles = [p for i in own for p in (i.get('profiles') or [])]
+    npm_profiles_missing = []
+    if method == 'npm' and scope == 'user' and npm_manage_path:
+        for item in own:
+            wanted = '%s/.profile' % item.get('home')
+            if wanted not in profiles and wanted not in npm_profiles_missing:
+                npm_profiles_missing.append(wanted)
+    notes = codex_install_notes(own, accounts, state, method) if verifies else []
+    problems = codex_install_problems(own, accounts, state, version, method) if verifies else []
+    if present:
+        changes = bool(pending) or (conflict_action == 'remove' and bool(others))
+    else:
+        changes = any(i.get('exists') for i in own)
+    checks = [
+        (method == 'powershell', 'install.ps1 surveys and installs on Windows itself'),
+        (bool(others), "another method's install (reported, and refused or removed for codex_state present)"),
+        (present and bool(pending), 'an install is missing, incomplete or at another version'),
+        (present and method == 'npm' and not tools.get('npm'), 'npm is missing'),
+        (present and bool(npm_profiles_missing), 'the npm PATH block is missing from a profile'),
+        (not present and (any(i.get('exists') for i in own) or bool(profiles)),
+         "something of this method's install is left to remove"),
+        (bool(notes), 'a note to print'),
+        (bool(problems), "the install or the codex an account's login PATH resolves to is not the requested one"),
+    ]
+    return {'own': own, 'pending': pending, 'others': others, 'accounts': accounts, 'tools': tools,
+            'npm_profiles_missing': npm_profiles_missing, 'notes': notes, 'problems': problems,
+            'changes': changes, 'reasons': [reason for applies, reason in checks if applies]}
+
+
 class FilterModule(object):
     """Install checks of bytes4096.codex.install."""
 
@@ -86,4 +139,5 @@ class FilterModule(object):
         return {
             'codex_install_problems': codex_install_problems,
             'codex_install_notes': codex_install_notes,
+            'codex_install_decision': codex_install_decision,
         }

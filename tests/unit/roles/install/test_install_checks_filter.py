@@ -27,7 +27,7 @@ def account(**values):
 
 
 def test_the_filters_are_registered():
-    assert set(FilterModule().filters()) == {"codex_install_problems", "codex_install_notes"}
+    assert set(FilterModule().filters()) == {"codex_install_problems", "codex_install_notes", "codex_install_decision"}
 
 
 @pytest.mark.parametrize("version", ["0.169.0", "latest"])
@@ -102,3 +102,41 @@ def test_bad_input_is_refused():
         codex_install_problems([own()], [account()], "gone", "latest", "script")
     with pytest.raises(AnsibleFilterError, match="lists"):
         codex_install_notes(None, [], "present", "script")
+
+
+# --- codex_install_decision: the role's decision in one call ------------------------------------
+
+def test_the_decision_of_a_converged_per_user_npm_host_is_to_do_nothing():
+    from ansible_collections.bytes4096.codex.plugins.filter.codex_install_checks import codex_install_decision
+    own = dict(slot="npm_user", user="alice", home="/home/alice", version="0.169.0", complete=True, exists=True,
+               bin="/home/alice/.local/bin/codex", profiles=["/home/alice/.profile"])
+    other = dict(slot="script_user", user="alice", version="", complete=False, exists=False)
+    account = dict(user="alice", codex="/home/alice/.local/bin/codex", version="0.169.0", method="npm")
+    info = {"installs": [own, other], "accounts": [account], "tools": {"npm": "/usr/bin/npm"}}
+    decision = codex_install_decision(info, slot="npm_user", method="npm", scope="user", state="present",
+                                      version="0.169.0")
+    assert decision["own"] == [own] and decision["others"] == [] and decision["pending"] == []
+    assert decision["reasons"] == [] and decision["changes"] is False
+    upgrade = codex_install_decision(info, slot="npm_user", method="npm", scope="user", state="present",
+                                     version="0.170.0")
+    assert upgrade["pending"] == [own] and upgrade["changes"] is True
+    assert "an install is missing, incomplete or at another version" in upgrade["reasons"]
+    latest = codex_install_decision(info, slot="npm_user", method="npm", scope="user", state="present",
+                                    version="latest", update=True)
+    assert latest["pending"] == [own]
+    no_profile = dict(info, installs=[dict(own, profiles=[])], tools={})
+    decision = codex_install_decision(no_profile, slot="npm_user", method="npm", scope="user", state="present",
+                                      version="0.169.0")
+    assert decision["npm_profiles_missing"] == ["/home/alice/.profile"]
+    assert decision["reasons"] == ["npm is missing", "the npm PATH block is missing from a profile"]
+    removal = codex_install_decision(info, slot="npm_user", method="npm", scope="user", state="absent",
+                                     version="0.169.0", verifies=False)
+    assert removal["changes"] is True and removal["reasons"] == ["something of this method's install is left to remove"]
+
+
+def test_the_decision_over_a_skipped_survey_windows_is_empty():
+    from ansible_collections.bytes4096.codex.plugins.filter.codex_install_checks import codex_install_decision
+    decision = codex_install_decision({"skipped": True}, slot="powershell_system", method="powershell",
+                                      scope="system", state="present", version="latest")
+    assert decision["reasons"] == ["install.ps1 surveys and installs on Windows itself"]
+    assert decision["changes"] is False and decision["own"] == [] and decision["tools"] == {}
