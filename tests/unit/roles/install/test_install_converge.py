@@ -1,7 +1,7 @@
 """What a run of bytes4096.codex.install does, decided from the survey before anything changes.
 
 tasks/main.yml includes converge.yml (detect, install or remove, survey again, notes) only when one
-of ``_codex_converge_checks`` in vars/main.yml applies, and sets ``codex_install_changed`` from
+of ``_codex_converge_reasons`` in vars/main.yml applies, and sets ``codex_install_changed`` from
 ``_codex_changes``. A converged host must have no reason at all (it then costs the survey, one
 set_fact and the final check); every case today's full run acts on must have one. Rendered with
 Ansible's own templar over the role's defaults and vars, as in test_method_selection.py.
