@@ -10,12 +10,15 @@ cd "$REPO_ROOT"
 if [ -z "${CODEX_JUDGE_BIN:-}" ]; then
   judge_dir="$REPO_ROOT/.cache/codex-judge"
   CODEX_JUDGE_BIN="$judge_dir/node_modules/.bin/codex"
-  if [ "$("$CODEX_JUDGE_BIN" --version 2>/dev/null || true)" != "codex-cli $CODEX_TEST_VERSION" ]; then
+  # Codex keeps scratch files in CODEX_HOME even for --version: not in root's ~/.codex
+  judge_home="$REPO_ROOT/.build/codex-judge-home"
+  mkdir -p "$judge_home"
+  if [ "$(CODEX_HOME="$judge_home" "$CODEX_JUDGE_BIN" --version 2>/dev/null || true)" != "codex-cli $CODEX_TEST_VERSION" ]; then
     echo "installing the Codex CLI $CODEX_TEST_VERSION (unit test judge) into $judge_dir"
     mkdir -p "$judge_dir"
     npm install --prefix "$judge_dir" --no-audit --no-fund --loglevel=error \
       "@openai/codex@$CODEX_TEST_VERSION" >/dev/null
-    "$CODEX_JUDGE_BIN" --version
+    CODEX_HOME="$judge_home" "$CODEX_JUDGE_BIN" --version
   fi
   export CODEX_JUDGE_BIN
 fi

@@ -281,7 +281,12 @@ def judged():
     binary = judge_binary()
     if binary is None:
         pytest.skip('no Codex CLI to judge with (set CODEX_JUDGE_BIN or run scripts/units.sh)')
-    version = subprocess.run([binary, '--version'], capture_output=True, text=True, check=False).stdout.strip()
+    home = tempfile.mkdtemp(prefix='codex-judge-', dir=os.environ.get('CODEX_JUDGE_TMP', '/var/tmp'))
+    try:  # in a home of its own: Codex writes scratch files into CODEX_HOME even for --version
+        version = subprocess.run([binary, '--version'], capture_output=True, text=True, check=False,
+                                 env=_loopback_env(home)).stdout.strip()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     if version != 'codex-cli %s' % JUDGE_VERSION:
         pytest.skip('%s is %r, the judge must be codex-cli %s' % (binary, version, JUDGE_VERSION))
     jobs = dict((('scenario', name), text) for name, text in SCENARIOS.items())
