@@ -12,8 +12,6 @@ export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
 export ANSIBLE_CONFIG="$REPO_ROOT/ansible.cfg"
 # Ansible's own state (molecule's scenario state, collection installs) stays in the checkout.
 export ANSIBLE_HOME="$REPO_ROOT/.build"
-# ... and so do the job files of async tasks on the controller (molecule's podman driver).
-export ANSIBLE_ASYNC_DIR="$REPO_ROOT/.build/async"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
 export PY_COLORS=0
