@@ -7,9 +7,9 @@ One trip to the host reads the state of the Codex home (a ``read_request`` of
 ``module_utils/_codex_protocol``), unless ``prefetched`` holds the answer to the same request from
 an earlier trip of the run (codex_install_info reads the homes a deploy configures). The merge and
 every decision run here (``plugin_utils/_codex_plan``). When nothing changes the task ends there;
-otherwise one more trip (``write_request``) writes, re-reading both files under the lock first. The API key only travels on the write trip, outside the
-request (a no_log option on POSIX, a SecureString on Windows), and never comes back. Both host
-sides get the same requests.
+otherwise one more trip (``write_request``) writes, re-reading both files under the lock first.
+The API key only travels on the write trip, outside the request (a no_log option on POSIX, a
+SecureString on Windows), and never comes back. Both host sides get the same requests.
 """
 
 from __future__ import annotations

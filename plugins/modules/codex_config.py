@@ -302,7 +302,7 @@ EXAMPLES = r'''
 RETURN = r'''
 prefetched:
   description: Whether the task planned from an answer in O(prefetched) instead of a read trip of its own.
-  returned: always
+  returned: when the arguments were valid
   type: bool
   sample: true
 config_changed:
