@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import subprocess
@@ -136,7 +137,8 @@ def test_account_home_written_as_the_account(account):
         assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (account.pw_uid, 0o600)
 
 
-def test_account_link_to_a_root_file_is_refused_in_check_mode_diff(account, tmp_path):
+def link_config_to_a_root_only_file(account, tmp_path):
+    """What a hostile account does: its ~/.codex/config.toml -> a root-only file; (file, link)."""
     secret_file = tmp_path / 'root-only'
     secret_file.write_text('model = "root-only-content-zz"\n')
     os.chmod(secret_file, 0o600)
@@ -148,6 +150,11 @@ def test_account_link_to_a_root_file_is_refused_in_check_mode_diff(account, tmp_
         os.unlink(link)
     os.symlink(str(secret_file), link)
     os.lchown(link, account.pw_uid, account.pw_gid)
+    return secret_file, link
+
+
+def test_account_link_to_a_root_file_is_refused_in_check_mode_diff(account, tmp_path):
+    secret_file, link = link_config_to_a_root_only_file(account, tmp_path)
     try:
         result, phases = run(check_mode=True, owner=account.pw_name, block=BLOCK)
         assert result['failed'] and 'diff' not in result
@@ -222,14 +229,15 @@ def test_a_prefetched_read_made_without_root_is_not_used(account):
 
 
 def test_the_task_never_shows_the_prefetched_config_text(account):
+    secret = 'sk-' + secrets.token_hex(16)  # a header secret of the account's, new each run
     run(owner=account.pw_name, block=BLOCK, api_key=KEY, settings={'mcp_servers': {'x': {
-        'command': 'true', 'env': {'TOKEN': 'sk-prefetch-secret-0123456789abcdef'}}}})
+        'command': 'true', 'env': {'TOKEN': secret}}}})
     prefetched = [survey_read(owner=account.pw_name)]
-    assert 'sk-prefetch-secret-0123456789abcdef' in json.dumps(prefetched)
+    assert secret in json.dumps(prefetched)
     for diff in (False, True):
         result, phases = run(owner=account.pw_name, block=BLOCK, api_key=KEY, prefetched=prefetched,
                              settings={'model': 'gpt-6'} if diff else {})
-        assert 'sk-prefetch-secret-0123456789abcdef' not in json.dumps(result), result
+        assert secret not in json.dumps(result), result
         assert result['invocation']['module_args']['prefetched'] == '1 read answer(s), not shown'
     run(owner=account.pw_name, block=BLOCK, api_key=KEY)
 
@@ -247,17 +255,7 @@ def test_a_prefetched_error_or_foreign_answer_falls_back_to_a_read_trip(account)
 
 
 def test_the_survey_reads_a_hostile_home_with_the_accounts_rights(account, tmp_path):
-    secret_file = tmp_path / 'root-only'
-    secret_file.write_text('model = "root-only-content-zz"\n')
-    os.chmod(secret_file, 0o600)
-    codex = os.path.join(account.pw_dir, '.codex')
-    os.makedirs(codex, exist_ok=True)
-    os.chown(codex, account.pw_uid, account.pw_gid)
-    link = os.path.join(codex, 'config.toml')
-    if os.path.lexists(link):
-        os.unlink(link)
-    os.symlink(str(secret_file), link)
-    os.lchown(link, account.pw_uid, account.pw_gid)
+    secret_file, link = link_config_to_a_root_only_file(account, tmp_path)
     try:
         answer = survey_read(owner=account.pw_name)
         assert 'root-only-content-zz' not in json.dumps(answer)
